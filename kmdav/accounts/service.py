@@ -1,0 +1,224 @@
+"""Account operations: the only code that writes users and app passwords.
+
+Functions take an open session and flush; the caller's transaction commits.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kmdav import audit
+from kmdav.accounts.passwords import (
+    DUMMY_HASH,
+    generate_password,
+    hash_password,
+    verify_password,
+)
+from kmdav.dav import provisioning
+from kmdav.errors import LastAdminError, NotFoundError, ValidationError
+from kmdav.models import AppPassword, GroupMembership, User, utcnow
+
+#: Letters (any script), digits and . _ - @; must start with a letter or digit.
+#: The name is the user's DAV home path, so no slashes and no dot-only names.
+_USERNAME = re.compile(r"^[^\W_][\w.@-]{0,63}$")
+MIN_PASSWORD_LENGTH = 8
+#: Names that are DAV paths of their own or would confuse people.
+RESERVED_USERNAMES = frozenset({"company", "dav", "web", "api", "admin-root", "well-known"})
+APP_PASSWORD_LOOKUP_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class NewAppPassword:
+    """An app password just created; ``password`` is shown once and never stored."""
+
+    id: int
+    name: str
+    password: str
+    created_at: datetime
+
+
+def validate_username(username: str) -> str:
+    name = username.strip()
+    if not _USERNAME.fullmatch(name):
+        raise ValidationError(
+            "user names are 1-64 letters, digits, '.', '_', '-' or '@' and start "
+            "with a letter or digit",
+            field="username",
+        )
+    if name.casefold() in RESERVED_USERNAMES:
+        raise ValidationError(f"the user name {name!r} is reserved", field="username")
+    return name
+
+
+def validate_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"passwords need at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    if password != password.strip():
+        raise ValidationError("passwords must not start or end with spaces", field="password")
+    return password
+
+
+def get_user(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).one_or_none()
+
+
+def require_user(session: Session, username: str) -> User:
+    user = get_user(session, username)
+    if user is None:
+        raise NotFoundError(f"no user named {username!r}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    is_admin: bool = False,
+    email: str | None = None,
+    display_name: str = "",
+    actor: audit.Actor = audit.SYSTEM,
+) -> User:
+    """Create a user with a default address book, calendar and task list."""
+    name = validate_username(username)
+    validate_password(password)
+    if get_user(session, name) is not None:
+        raise ValidationError(f"a user named {name!r} already exists", field="username")
+    if email is not None:
+        email = email.strip() or None
+    if email is not None and session.scalar(select(User.id).where(User.email == email)):
+        raise ValidationError(f"the e-mail address {email!r} is in use", field="email")
+    user = User(
+        username=name,
+        email=email,
+        display_name=display_name.strip() or name,
+        password_hash=hash_password(password),
+        is_admin=is_admin,
+        is_active=True,
+    )
+    session.add(user)
+    session.flush()
+    provisioning.provision_home(session, user)
+    audit.record(session, actor, "user.create", "user", name, {"admin": is_admin, "email": email})
+    return user
+
+
+def set_password(
+    session: Session, username: str, password: str, *, actor: audit.Actor = audit.SYSTEM
+) -> None:
+    user = require_user(session, username)
+    validate_password(password)
+    user.password_hash = hash_password(password)
+    session.flush()
+    audit.record(session, actor, "user.password", "user", username)
+
+
+def set_active(
+    session: Session, username: str, active: bool, *, actor: audit.Actor = audit.SYSTEM
+) -> None:
+    user = require_user(session, username)
+    if not active and user.is_admin:
+        _ensure_another_admin(session, user)
+    user.is_active = active
+    session.flush()
+    audit.record(session, actor, "user.enable" if active else "user.disable", "user", username)
+
+
+def _ensure_another_admin(session: Session, user: User) -> None:
+    others = session.scalar(
+        select(func.count(User.id)).where(
+            User.is_admin.is_(True), User.is_active.is_(True), User.id != user.id
+        )
+    )
+    if not others:
+        raise LastAdminError("at least one active administrator must remain")
+
+
+def group_ids_of(session: Session, user_id: int) -> list[int]:
+    return list(
+        session.scalars(select(GroupMembership.group_id).where(GroupMembership.user_id == user_id))
+    )
+
+
+# -- authentication -----------------------------------------------------------
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user whose password or an unrevoked app password matches.
+
+    Costs one argon2 verification in every outcome but a bad app-password
+    prefix, so response times do not tell which user names exist.
+    """
+    user = get_user(session, username)
+    if user is None or not user.is_active:
+        verify_password(DUMMY_HASH, password)
+        return None
+    if len(password) == APP_PASSWORD_LOOKUP_LENGTH + 24:
+        candidate = session.scalars(
+            select(AppPassword).where(
+                AppPassword.user_id == user.id,
+                AppPassword.lookup == password[:APP_PASSWORD_LOOKUP_LENGTH],
+                AppPassword.revoked_at.is_(None),
+            )
+        ).first()
+        if candidate is not None and verify_password(candidate.password_hash, password):
+            candidate.last_used_at = utcnow()
+            session.flush()
+            return user
+    if verify_password(user.password_hash, password):
+        return user
+    return None
+
+
+def create_app_password(
+    session: Session, username: str, name: str, *, actor: audit.Actor = audit.SYSTEM
+) -> NewAppPassword:
+    user = require_user(session, username)
+    label = name.strip()
+    if not label or len(label) > 100:
+        raise ValidationError("name the device in 1 to 100 characters", field="name")
+    lookup = secrets.token_hex(APP_PASSWORD_LOOKUP_LENGTH // 2)
+    password = lookup + generate_password(24)
+    row = AppPassword(
+        user_id=user.id, name=label, lookup=lookup, password_hash=hash_password(password)
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "app_password.create", "user", username, {"device": label})
+    return NewAppPassword(id=row.id, name=label, password=password, created_at=row.created_at)
+
+
+def list_app_passwords(session: Session, username: str) -> list[AppPassword]:
+    user = require_user(session, username)
+    return list(
+        session.scalars(
+            select(AppPassword)
+            .where(AppPassword.user_id == user.id)
+            .order_by(AppPassword.created_at)
+        )
+    )
+
+
+def revoke_app_password(
+    session: Session, username: str, app_password_id: int, *, actor: audit.Actor = audit.SYSTEM
+) -> None:
+    user = require_user(session, username)
+    row = session.get(AppPassword, app_password_id)
+    if row is None or row.user_id != user.id:
+        raise NotFoundError("no such app password")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+        audit.record(session, actor, "app_password.revoke", "user", username, {"device": row.name})

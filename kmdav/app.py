@@ -1,0 +1,78 @@
+"""The composition root: one ASGI app that mounts kmdav's faces."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from kmdav import __version__, migrate
+from kmdav.db import Database, ping
+from kmdav.log import configure_logging
+from kmdav.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the application for ``settings``.
+
+    Raises :class:`kmdav.errors.ConfigError` when the settings cannot run a
+    server (no secret key, the example secret).
+    """
+    configure_logging(settings.log_level)
+    settings.resolved_secret()
+    database = Database(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database.open()
+        # Upgrading on start is documented in the README; concurrent workers
+        # serialise on SQLite's write lock or PostgreSQL's advisory lock.
+        await run_in_threadpool(migrate.upgrade, database.engine)
+        logger.info(
+            "kmdav %s started on %s", __version__, (settings.is_sqlite and "SQLite") or "PostgreSQL"
+        )
+        try:
+            yield
+        finally:
+            database.close()
+
+    def healthz(request: Request) -> JSONResponse:
+        healthy = ping(database.engine)
+        return JSONResponse(
+            {"status": "ok" if healthy else "database unavailable", "version": __version__},
+            status_code=200 if healthy else 503,
+        )
+
+    templates = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(files("kmdav.webui") / "templates")), autoescape=True
+    )
+
+    def index(request: Request) -> HTMLResponse:
+        base_url = str(request.base_url).rstrip("/")
+        page = templates.get_template("index.html").render(
+            version=__version__, base_url=base_url, dav_url=base_url + "/dav/"
+        )
+        return HTMLResponse(page)
+
+    app = Starlette(
+        routes=[Route("/", index), Route("/healthz", healthz)],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """Factory for uvicorn workers: settings come from ``KMDAV_*`` and the TOML file."""
+    return create_app(load_settings())

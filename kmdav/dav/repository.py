@@ -1,0 +1,199 @@
+"""Queries and row writes for DAV collections, items and the change log.
+
+Only :mod:`kmdav.dav.service` and :mod:`kmdav.dav.provisioning` call the
+writing functions here; everything else reads.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from kmdav.models import DavChange, DavCollection, DavItem, utcnow
+
+#: Item hrefs per SQL ``IN`` list: well under SQLite's variable limit.
+IN_CHUNK = 500
+
+
+def _like_prefix(path: str) -> str:
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"
+
+
+# -- collections ---------------------------------------------------------------
+
+
+def get_collection(session: Session, path: str) -> DavCollection | None:
+    return session.scalars(select(DavCollection).where(DavCollection.path == path)).one_or_none()
+
+
+def child_collections(session: Session, path: str) -> list[DavCollection]:
+    """Direct children of ``path`` (``""`` is the root)."""
+    query = select(DavCollection).order_by(DavCollection.path)
+    if path:
+        pattern = _like_prefix(path)
+        query = query.where(
+            DavCollection.path.like(pattern, escape="\\"),
+            DavCollection.path.not_like(pattern + "/%", escape="\\"),
+        )
+    else:
+        query = query.where(DavCollection.path != "", DavCollection.path.not_like("%/%"))
+    return list(session.scalars(query))
+
+
+def descendant_ids(session: Session, path: str) -> list[int]:
+    return list(
+        session.scalars(
+            select(DavCollection.id).where(DavCollection.path.like(_like_prefix(path), escape="\\"))
+        )
+    )
+
+
+def create_collection(
+    session: Session,
+    path: str,
+    *,
+    owner_id: int | None,
+    tag: str = "",
+    props: dict[str, Any] | None = None,
+) -> DavCollection:
+    meta = dict(props or {})
+    if tag:
+        meta["tag"] = tag
+    collection = DavCollection(
+        path=path,
+        owner_id=owner_id,
+        tag=tag,
+        props=meta,
+        revision=0,
+        sync_key=secrets.token_hex(8),
+    )
+    session.add(collection)
+    session.flush()
+    return collection
+
+
+def bump_revision(session: Session, collection: DavCollection) -> int:
+    """Take the next revision number of ``collection``.
+
+    The UPDATE row-locks the collection on PostgreSQL until commit, so two
+    writers to one collection queue instead of both taking revision R+1.
+    """
+    new_revision = session.execute(
+        update(DavCollection)
+        .where(DavCollection.id == collection.id)
+        .values(revision=DavCollection.revision + 1, modified_at=utcnow())
+        .returning(DavCollection.revision)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    collection.revision = new_revision
+    return int(new_revision)
+
+
+def touch(session: Session, collection: DavCollection) -> None:
+    session.execute(
+        update(DavCollection)
+        .where(DavCollection.id == collection.id)
+        .values(modified_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- items -----------------------------------------------------------------------
+
+
+def get_item(session: Session, collection_id: int, href: str) -> DavItem | None:
+    return session.scalars(
+        select(DavItem).where(DavItem.collection_id == collection_id, DavItem.href == href)
+    ).one_or_none()
+
+
+def get_items(session: Session, collection_id: int, hrefs: Iterable[str]) -> list[DavItem]:
+    wanted = list(dict.fromkeys(hrefs))
+    found: list[DavItem] = []
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
+        found.extend(
+            session.scalars(
+                select(DavItem).where(
+                    DavItem.collection_id == collection_id, DavItem.href.in_(chunk)
+                )
+            )
+        )
+    return found
+
+
+def all_items(session: Session, collection_id: int) -> list[DavItem]:
+    return list(
+        session.scalars(
+            select(DavItem).where(DavItem.collection_id == collection_id).order_by(DavItem.href)
+        )
+    )
+
+
+def items_in_range(
+    session: Session,
+    collection_id: int,
+    component: str | None,
+    start: int,
+    end: int,
+) -> list[DavItem]:
+    """Items whose time range overlaps [start, end) (RFC 4791 9.9)."""
+    query = select(DavItem).where(
+        DavItem.collection_id == collection_id, DavItem.dtstart < end, DavItem.dtend > start
+    )
+    if component is not None:
+        query = query.where(DavItem.component == component)
+    return list(session.scalars(query.order_by(DavItem.href)))
+
+
+def href_for_uid(session: Session, collection_id: int, uid: str) -> str | None:
+    return session.scalar(
+        select(DavItem.href).where(DavItem.collection_id == collection_id, DavItem.uid == uid)
+    )
+
+
+def item_count(session: Session, collection_id: int) -> int:
+    return int(
+        session.scalar(select(func.count(DavItem.id)).where(DavItem.collection_id == collection_id))
+        or 0
+    )
+
+
+def delete_item_row(session: Session, item: DavItem) -> None:
+    session.execute(delete(DavItem).where(DavItem.id == item.id))
+
+
+def add_change(
+    session: Session, collection_id: int, revision: int, href: str, *, deleted: bool
+) -> None:
+    session.add(
+        DavChange(collection_id=collection_id, revision=revision, href=href, deleted=deleted)
+    )
+
+
+def changed_hrefs_since(session: Session, collection_id: int, revision: int) -> list[str]:
+    """Hrefs touched after ``revision``, each once, oldest change first."""
+    rows = session.execute(
+        select(DavChange.href, func.max(DavChange.revision).label("rev"))
+        .where(DavChange.collection_id == collection_id, DavChange.revision > revision)
+        .group_by(DavChange.href)
+        .order_by("rev")
+    )
+    return [href for href, _rev in rows]
+
+
+def delete_collections(session: Session, ids: Sequence[int]) -> None:
+    """Remove collections with their items and change log in set-based statements.
+
+    Deleting a 10,000-card book must not load 10,000 rows into memory.
+    """
+    if not ids:
+        return
+    session.execute(delete(DavChange).where(DavChange.collection_id.in_(ids)))
+    session.execute(delete(DavItem).where(DavItem.collection_id.in_(ids)))
+    session.execute(delete(DavCollection).where(DavCollection.id.in_(ids)))

@@ -1,0 +1,150 @@
+"""Engines, sessions and transactions.
+
+SQLite is the embedded default: WAL so readers never wait for the writer,
+foreign keys on, a busy timeout instead of instant ``database is locked``
+errors, and ``synchronous=FULL`` so a commit that returned survives a power
+loss.  The stdlib driver's own transaction handling is switched off and we
+emit ``BEGIN`` ourselves: a write transaction starts with ``BEGIN IMMEDIATE``
+so two writers queue on the busy timeout instead of deadlocking when both try
+to upgrade a read lock.
+
+PostgreSQL runs through psycopg 3 at READ COMMITTED; write paths that must be
+serialised lock the row they depend on (``SELECT ... FOR UPDATE``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Literal
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+TxMode = Literal["read", "write"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create the engine for ``url`` with kmdav's connection settings."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _make_sqlite_engine(url, echo=echo)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+    )
+
+
+def _make_sqlite_engine(url: str, *, echo: bool) -> Engine:
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=16,
+        max_overflow=16,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Take transaction control away from the driver (see module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=FULL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("kmdav_tx", "write")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "write" else "BEGIN")
+
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session], mode: TxMode = "write") -> Iterator[Session]:
+    """One session in one transaction: committed on success, rolled back on error.
+
+    ``mode="read"`` starts a deferred transaction on SQLite so readers never
+    queue behind a writer; on PostgreSQL the mode only documents intent.
+    """
+    session = factory()
+    try:
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={"kmdav_tx": mode})
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ping(engine: Engine) -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        with engine.connect().execution_options(kmdav_tx="read") as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:  # any driver error means "not healthy"
+        return False
+    return True
+
+
+def redacted(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """The process's engine and session factory, opened by the app's lifespan.
+
+    Created before the engine exists so that the faces mounted at start-up
+    (the DAV storage plugin among them) can hold on to it.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    def open(self) -> None:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+            self._sessions = make_sessionmaker(self._engine)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = None
+        self._sessions = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the database is not open (the app's lifespan opens it)")
+        return self._engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            raise RuntimeError("the database is not open (the app's lifespan opens it)")
+        return self._sessions
+
+    def transaction(self, mode: TxMode = "write") -> AbstractContextManager[Session]:
+        return transaction(self.sessions, mode)

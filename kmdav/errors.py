@@ -1,0 +1,48 @@
+"""The one domain error tree.
+
+Services raise these; the web layer and the storage plugin each translate
+them to HTTP/DAV responses in exactly one place.
+"""
+
+from __future__ import annotations
+
+
+class KmdavError(Exception):
+    """Base of every error kmdav raises on purpose."""
+
+
+class ConfigError(KmdavError):
+    """The configuration or the environment is unusable (message says why)."""
+
+
+class ValidationError(KmdavError):
+    """Input was rejected; nothing was changed."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFoundError(KmdavError):
+    """The object does not exist, or the caller may not know it exists."""
+
+
+class ConflictError(KmdavError):
+    """The write collides with the current state (duplicate, stale version)."""
+
+
+class UidConflictError(ConflictError):
+    """Another item in the collection already carries this UID (RFC 4791 5.3.2.1)."""
+
+    def __init__(self, uid: str, existing_href: str) -> None:
+        super().__init__(f"UID {uid!r} is already used by {existing_href!r}")
+        self.uid = uid
+        self.existing_href = existing_href
+
+
+class PermissionDeniedError(KmdavError):
+    """The caller is not allowed to do this."""
+
+
+class LastAdminError(PermissionDeniedError):
+    """The change would leave no active administrator."""

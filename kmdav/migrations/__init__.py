@@ -1,0 +1,1 @@
+"""Alembic migrations for kmdav's schema (one revision per schema change)."""

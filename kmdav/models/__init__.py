@@ -1,0 +1,37 @@
+"""All tables, importable from one place (Alembic reads ``Base.metadata``)."""
+
+from kmdav.models.accounts import AppPassword, Group, GroupMembership, Permission, User
+from kmdav.models.audit import AuditEntry
+from kmdav.models.base import Base, utcnow
+from kmdav.models.calendar import CalendarObject
+from kmdav.models.contacts import (
+    Contact,
+    ContactAddress,
+    ContactEmail,
+    ContactPhone,
+    CustomFieldDefinition,
+    CustomFieldValue,
+)
+from kmdav.models.dav import CollectionShare, DavChange, DavCollection, DavItem
+
+__all__ = [
+    "AppPassword",
+    "AuditEntry",
+    "Base",
+    "CalendarObject",
+    "CollectionShare",
+    "Contact",
+    "ContactAddress",
+    "ContactEmail",
+    "ContactPhone",
+    "CustomFieldDefinition",
+    "CustomFieldValue",
+    "DavChange",
+    "DavCollection",
+    "DavItem",
+    "Group",
+    "GroupMembership",
+    "Permission",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,103 @@
+"""A real kmdav server on 127.0.0.1, started the way operators start it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+KMDAV = [sys.executable, "-m", "kmdav.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*KMDAV, *args],
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"kmdav {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    @property
+    def dav(self) -> str:
+        return self.url + "/dav/"
+
+
+@contextmanager
+def live_server(
+    data_dir: Path, database_url: str, *, workers: int = 1, admin_password: str = "admin-password-1"
+) -> Iterator[LiveServer]:
+    """``kmdav init`` then ``kmdav serve`` on a free port; stopped afterwards."""
+    env = {"KMDAV_LOG_LEVEL": "WARNING", "KMDAV_DATABASE_URL": database_url}
+    run_cli("init", "--data-dir", str(data_dir), "--admin-password", admin_password, env=env)
+    port = free_port()
+    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            *KMDAV,
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(
+                    "server exited: " + (data_dir / "server.log").read_text(errors="replace")
+                )
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("server did not come up within 60 s")
+            time.sleep(0.1)
+        yield LiveServer(url=url, data_dir=data_dir, env=env, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from kmdav import __version__, migrate
 from kmdav.db import Database, ping
+from kmdav.faces.dav import dav_routes
 from kmdav.log import configure_logging
 from kmdav.settings import Settings, load_settings
 
@@ -65,7 +66,7 @@ def create_app(settings: Settings) -> Starlette:
         return HTMLResponse(page)
 
     app = Starlette(
-        routes=[Route("/", index), Route("/healthz", healthz)],
+        routes=[Route("/", index), Route("/healthz", healthz), *dav_routes(settings, database)],
         lifespan=lifespan,
     )
     app.state.settings = settings

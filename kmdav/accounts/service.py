@@ -155,8 +155,24 @@ def group_ids_of(session: Session, user_id: int) -> list[int]:
 # -- authentication -----------------------------------------------------------
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user whose password or an unrevoked app password matches.
+@dataclass(frozen=True)
+class Login:
+    """A verified login: which user, through which credential.
+
+    ``fingerprint`` changes when that credential stops being valid (the
+    password changed, the app password was revoked, the user disabled), so
+    a cache can re-check a login with one cheap query instead of argon2.
+    """
+
+    user_id: int
+    username: str
+    app_password_id: int | None
+    fingerprint: str
+
+
+def authenticate(session: Session, username: str, password: str) -> Login | None:
+    """The login if the user is active and the password or an unrevoked app
+    password matches.
 
     Costs one argon2 verification in every outcome but a bad app-password
     prefix, so response times do not tell which user names exist.
@@ -176,10 +192,21 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         if candidate is not None and verify_password(candidate.password_hash, password):
             candidate.last_used_at = utcnow()
             session.flush()
-            return user
+            return Login(user.id, user.username, candidate.id, candidate.password_hash)
     if verify_password(user.password_hash, password):
-        return user
+        return Login(user.id, user.username, None, user.password_hash)
     return None
+
+
+def login_still_valid(session: Session, login: Login) -> bool:
+    """True while the credential behind ``login`` is unchanged and usable."""
+    user = session.get(User, login.user_id)
+    if user is None or not user.is_active or user.username != login.username:
+        return False
+    if login.app_password_id is None:
+        return user.password_hash == login.fingerprint
+    row = session.get(AppPassword, login.app_password_id)
+    return row is not None and row.revoked_at is None and row.password_hash == login.fingerprint
 
 
 def create_app_password(

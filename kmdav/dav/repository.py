@@ -176,15 +176,40 @@ def add_change(
     )
 
 
-def changed_hrefs_since(session: Session, collection_id: int, revision: int) -> list[str]:
-    """Hrefs touched after ``revision``, each once, oldest change first."""
-    rows = session.execute(
+def current_revision(session: Session, collection_id: int) -> int:
+    return int(
+        session.scalar(select(DavCollection.revision).where(DavCollection.id == collection_id)) or 0
+    )
+
+
+def changes_since(
+    session: Session, collection_id: int, revision: int, *, limit: int | None = None
+) -> list[tuple[str, int]]:
+    """(href, newest revision) of every href touched after ``revision``,
+    oldest first; at most ``limit + 1`` rows so callers can tell truncation."""
+    query = (
         select(DavChange.href, func.max(DavChange.revision).label("rev"))
         .where(DavChange.collection_id == collection_id, DavChange.revision > revision)
         .group_by(DavChange.href)
         .order_by("rev")
     )
-    return [href for href, _rev in rows]
+    if limit is not None:
+        query = query.limit(limit + 1)
+    return [(href, int(rev)) for href, rev in session.execute(query)]
+
+
+def item_revisions(
+    session: Session, collection_id: int, *, limit: int | None = None
+) -> list[tuple[str, int]]:
+    """(href, revision) of the items present, oldest change first."""
+    query = (
+        select(DavItem.href, DavItem.revision)
+        .where(DavItem.collection_id == collection_id)
+        .order_by(DavItem.revision)
+    )
+    if limit is not None:
+        query = query.limit(limit + 1)
+    return [(href, int(rev)) for href, rev in session.execute(query)]
 
 
 def delete_collections(session: Session, ids: Sequence[int]) -> None:

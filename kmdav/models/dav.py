@@ -58,6 +58,7 @@ class DavItem(Base):
         UniqueConstraint("collection_id", "href"),
         UniqueConstraint("collection_id", "uid"),
         Index("ix_dav_items_time_range", "collection_id", "component", "dtstart", "dtend"),
+        Index("ix_dav_items_revision", "collection_id", "revision"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

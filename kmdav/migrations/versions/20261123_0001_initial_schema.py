@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:40:57.566800
+Create Date: 2026-11-23 11:55:36.215432
 """
 
 from collections.abc import Sequence
@@ -279,6 +279,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("collection_id", "uid", name=op.f("uq_dav_items_collection_id_uid")),
     )
     with op.batch_alter_table("dav_items", schema=None) as batch_op:
+        batch_op.create_index("ix_dav_items_revision", ["collection_id", "revision"], unique=False)
         batch_op.create_index(
             "ix_dav_items_time_range",
             ["collection_id", "component", "dtstart", "dtend"],
@@ -496,6 +497,7 @@ def downgrade() -> None:
     op.drop_table("calendar_objects")
     with op.batch_alter_table("dav_items", schema=None) as batch_op:
         batch_op.drop_index("ix_dav_items_time_range")
+        batch_op.drop_index("ix_dav_items_revision")
 
     op.drop_table("dav_items")
     op.drop_table("dav_changes")

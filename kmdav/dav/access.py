@@ -1,0 +1,83 @@
+"""Who may see which collection: ownership, shares, the company book.
+
+Shared collections show up inside the sharee's own home under an alias
+name (``<owner>-<name>``, e.g. ``bob/alice-calendar``), because CardDAV and
+CalDAV clients look for collections only below the user's home set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from kmdav.models import CollectionShare, DavCollection, Group, GroupMembership, User
+
+READ = "read"
+WRITE = "write"
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A collection visible under another user's home."""
+
+    name: str
+    real_path: str
+    access: str
+
+
+def alias_name(real_path: str) -> str:
+    return real_path.replace("/", "-")
+
+
+def effective_group_ids(session: Session, user_id: int) -> set[int]:
+    """The user's groups and all their ancestors (a parent's shares reach
+    the members of its subgroups)."""
+    direct = set(
+        session.scalars(select(GroupMembership.group_id).where(GroupMembership.user_id == user_id))
+    )
+    if not direct:
+        return set()
+    parents = dict(session.execute(select(Group.id, Group.parent_id)).tuples().all())
+    result: set[int] = set()
+    for group_id in direct:
+        current: int | None = group_id
+        while current is not None and current not in result:
+            result.add(current)
+            current = parents.get(current)
+    return result
+
+
+def group_names(session: Session, group_ids: set[int]) -> set[str]:
+    if not group_ids:
+        return set()
+    return set(session.scalars(select(Group.name).where(Group.id.in_(group_ids))))
+
+
+def aliases_for(session: Session, username: str, company_book: str) -> dict[str, Alias]:
+    """Every collection shared into ``username``'s home, by alias name."""
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None or not user.is_active:
+        return {}
+    aliases: dict[str, Alias] = {}
+    if session.scalar(select(DavCollection.id).where(DavCollection.path == company_book)):
+        access = WRITE if user.is_admin else READ
+        aliases[alias_name(company_book)] = Alias(alias_name(company_book), company_book, access)
+    groups = effective_group_ids(session, user.id)
+    subject = CollectionShare.user_id == user.id
+    if groups:
+        subject = or_(subject, CollectionShare.group_id.in_(groups))
+    rows = session.execute(
+        select(DavCollection.path, DavCollection.owner_id, CollectionShare.access)
+        .join(CollectionShare, CollectionShare.collection_id == DavCollection.id)
+        .where(subject)
+    ).tuples()
+    for path, owner_id, access in rows:
+        if owner_id == user.id:
+            continue
+        name = alias_name(path)
+        known = aliases.get(name)
+        if known is None or (known.access == READ and access == WRITE):
+            aliases[name] = Alias(name, path, access)
+    return aliases

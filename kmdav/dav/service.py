@@ -1,0 +1,251 @@
+"""The one write path for DAV data.
+
+A vCard PUT from a phone and a contact saved in the web UI both end here:
+the body is stored as given, the collection's revision moves, a change-log
+row is appended and the CRM projection is rebuilt, all in the caller's
+transaction.  Functions flush; they never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from hashlib import sha256
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from kmdav.dav import projection, repository
+from kmdav.errors import NotFoundError, UidConflictError, ValidationError
+from kmdav.models import CalendarObject, Contact, DavCollection, DavItem, utcnow
+
+CALENDAR_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
+CARD_COMPONENTS = frozenset({"VCARD", "VLIST"})
+
+#: Collection properties that define what a collection is; RFC 4918 9.2 and
+#: RFC 4791 5.2.3 make them protected, so PROPPATCH may not change them.
+PROTECTED_PROPS = frozenset({"tag", "C:supported-calendar-component-set"})
+
+
+@dataclass(frozen=True)
+class DavObject:
+    """A calendar object or vCard ready to store.
+
+    ``component`` is VEVENT/VTODO/VJOURNAL for calendar objects (the first
+    real component) and VCARD/VLIST for address objects; ``dtstart`` and
+    ``dtend`` span all occurrences as Unix seconds.  ``parsed`` is the
+    vobject tree of ``text`` when the caller has it, which saves a parse.
+    """
+
+    text: str
+    uid: str
+    component: str
+    dtstart: int
+    dtend: int
+    parsed: Any = None
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A snapshot of an item row, safe to use after the transaction ends."""
+
+    href: str
+    uid: str
+    etag: str
+    text: str
+    component: str
+    dtstart: int
+    dtend: int
+    modified_at: datetime
+
+    @classmethod
+    def of(cls, row: DavItem) -> StoredItem:
+        return cls(
+            href=row.href,
+            uid=row.uid,
+            etag=row.etag,
+            text=row.body,
+            component=row.component,
+            dtstart=row.dtstart,
+            dtend=row.dtend,
+            modified_at=row.modified_at,
+        )
+
+
+def compute_etag(text: str) -> str:
+    """A strong ETag: the SHA-256 of the stored body (stable across restarts)."""
+    return f'"{sha256(text.encode("utf-8")).hexdigest()}"'
+
+
+def _check_component(collection: DavCollection, obj: DavObject) -> None:
+    if collection.tag == "VADDRESSBOOK" and obj.component not in CARD_COMPONENTS:
+        raise ValidationError("an address book holds only vCards")
+    if collection.tag == "VCALENDAR":
+        if obj.component not in CALENDAR_COMPONENTS:
+            raise ValidationError("a calendar holds only VEVENT, VTODO or VJOURNAL objects")
+        allowed = collection.props.get("C:supported-calendar-component-set")
+        if allowed and obj.component not in allowed.split(","):
+            raise ValidationError(
+                f"this calendar accepts {allowed} only, not {obj.component} "
+                "(RFC 4791 5.3.2.1 supported-calendar-component)"
+            )
+    if not collection.tag:
+        raise ValidationError("items can only be stored in an address book or a calendar")
+
+
+def store_item(
+    session: Session, collection: DavCollection, href: str, obj: DavObject
+) -> tuple[StoredItem, StoredItem | None]:
+    """Create or replace ``href``; returns (new, previous).
+
+    A PUT of the very same body changes nothing: no new revision, so polling
+    clients see no phantom change.
+    """
+    _check_component(collection, obj)
+    if not obj.uid:
+        raise ValidationError("the object has no UID")
+    holder = repository.href_for_uid(session, collection.id, obj.uid)
+    if holder is not None and holder != href:
+        raise UidConflictError(obj.uid, holder)
+    etag = compute_etag(obj.text)
+    row = repository.get_item(session, collection.id, href)
+    previous = StoredItem.of(row) if row is not None else None
+    if row is not None and previous is not None and row.etag == etag:
+        return previous, previous
+    revision = repository.bump_revision(session, collection)
+    now = utcnow()
+    if row is None:
+        row = DavItem(collection_id=collection.id, href=href)
+        session.add(row)
+    row.uid = obj.uid
+    row.etag = etag
+    row.body = obj.text
+    row.component = obj.component
+    row.dtstart = obj.dtstart
+    row.dtend = obj.dtend
+    row.revision = revision
+    row.modified_at = now
+    session.flush()
+    repository.add_change(session, collection.id, revision, href, deleted=False)
+    projection.project(session, collection, row, obj)
+    return StoredItem.of(row), previous
+
+
+def delete_item(session: Session, collection: DavCollection, href: str) -> StoredItem:
+    row = repository.get_item(session, collection.id, href)
+    if row is None:
+        raise NotFoundError(f"no item {href!r} in {collection.path!r}")
+    snapshot = StoredItem.of(row)
+    repository.delete_item_row(session, row)
+    revision = repository.bump_revision(session, collection)
+    repository.add_change(session, collection.id, revision, href, deleted=True)
+    return snapshot
+
+
+def move_item(
+    session: Session,
+    source: DavCollection,
+    href: str,
+    target: DavCollection,
+    target_href: str,
+) -> None:
+    """Move (or rename) an item; an item at the target href is replaced."""
+    row = repository.get_item(session, source.id, href)
+    if row is None:
+        raise NotFoundError(f"no item {href!r} in {source.path!r}")
+    if source.id == target.id and href == target_href:
+        return
+    if target.tag != source.tag:
+        raise ValidationError("items can only move between collections of the same kind")
+    holder = repository.href_for_uid(session, target.id, row.uid)
+    if holder is not None and holder != target_href and target.id != source.id:
+        raise UidConflictError(row.uid, holder)
+    if repository.get_item(session, target.id, target_href) is not None:
+        delete_item(session, target, target_href)
+    removed_at = repository.bump_revision(session, source)
+    repository.add_change(session, source.id, removed_at, href, deleted=True)
+    added_at = repository.bump_revision(session, target)
+    row.collection_id = target.id
+    row.href = target_href
+    row.revision = added_at
+    row.modified_at = utcnow()
+    session.flush()
+    repository.add_change(session, target.id, added_at, target_href, deleted=False)
+    if source.id != target.id:
+        for model in (Contact, CalendarObject):
+            session.execute(
+                update(model)
+                .where(model.item_id == row.id)
+                .values(collection_id=target.id)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def create_collection(
+    session: Session,
+    path: str,
+    *,
+    owner_id: int | None,
+    props: dict[str, str] | None,
+    items: list[tuple[str, DavObject]] | None = None,
+) -> tuple[DavCollection, dict[str, StoredItem], list[str]]:
+    """Create ``path``, or replace it when ``props`` or ``items`` are given.
+
+    Returns the collection, the replaced items by href and the new hrefs,
+    as Radicale's ``create_collection`` contract asks.
+    """
+    collection = repository.get_collection(session, path)
+    if collection is not None and props is None and items is None:
+        return collection, {}, []
+    meta = dict(props or {})
+    tag = meta.get("tag", "")
+    _validate_props(meta)
+    replaced: dict[str, StoredItem] = {}
+    if collection is None:
+        collection = repository.create_collection(
+            session, path, owner_id=owner_id, tag=tag, props=meta
+        )
+    else:
+        for row in repository.all_items(session, collection.id):
+            replaced[row.href] = delete_item(session, collection, row.href)
+        collection.tag = tag
+        collection.props = meta
+        repository.touch(session, collection)
+        session.flush()
+    new_hrefs: list[str] = []
+    for href, obj in items or []:
+        store_item(session, collection, href, obj)
+        new_hrefs.append(href)
+    return collection, replaced, new_hrefs
+
+
+def set_props(session: Session, collection: DavCollection, props: dict[str, str]) -> None:
+    """Replace the collection's properties (PROPPATCH hands over the merged set).
+
+    Changing a protected property fails as a whole and changes nothing.
+    """
+    current = dict(collection.props or {})
+    for key in PROTECTED_PROPS:
+        if (props.get(key) or "") != (current.get(key) or ""):
+            name = "resourcetype" if key == "tag" else key.split(":", 1)[-1]
+            raise ValidationError(f"the property {name} is protected and cannot be changed")
+    _validate_props(props)
+    collection.props = dict(props)
+    repository.touch(session, collection)
+    session.flush()
+
+
+def _validate_props(props: dict[str, str]) -> None:
+    color = props.get("ICAL:calendar-color")
+    if color is not None and len(color) > 32:
+        raise ValidationError("calendar-color is too long")
+    for key, value in props.items():
+        if len(key) > 200 or (value is not None and len(value) > 10_000):
+            raise ValidationError(f"the property {key[:50]} is too large")
+
+
+def delete_collection(session: Session, collection: DavCollection) -> None:
+    """Delete a collection and everything below it in set-based statements."""
+    ids = [collection.id, *repository.descendant_ids(session, collection.path)]
+    repository.delete_collections(session, ids)

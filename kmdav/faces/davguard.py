@@ -1,0 +1,197 @@
+"""WSGI wrapper in front of Radicale: request hygiene and per-request state.
+
+Everything a DAV request must pass before Radicale sees it lives here:
+size limit, XML hardening, path tricks, content types, login throttling,
+and the raw PUT body that the storage stores verbatim.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from xml.parsers import expat
+
+from kmdav.accounts.ratelimit import LoginThrottle
+from kmdav.dav.context import state
+from kmdav.log import request_context
+
+logger = logging.getLogger(__name__)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "REPORT", "MKCOL", "MKCALENDAR"})
+BODY_METHODS = XML_METHODS | {"PUT"}
+MAX_XML_DEPTH = 48
+PUT_TYPES = frozenset(
+    {"text/calendar", "text/vcard", "text/x-vcard", "text/directory", "application/octet-stream"}
+)
+#: Headers that make Radicale strip its mount prefix a second time (uvicorn
+#: has already applied what it trusts of them to the scope).
+_PROXY_HEADERS = (
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_SERVER",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_SCRIPT_NAME",
+    "HTTP_X_REMOTE_ADDR",
+)
+_BAD_SEGMENT = re.compile(r"(^|/)\.{1,2}(/|$)")
+
+
+class BadRequest(Exception):
+    def __init__(self, status: str, message: str, headers: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or []
+
+
+def check_xml(body: bytes) -> None:
+    """Refuse DTDs, entity declarations and absurd nesting (billion laughs,
+    external entities, stack exhaustion) before any XML parser builds a tree."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    depth = 0
+
+    def start(name: str, attrs: Any) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_XML_DEPTH:
+            raise BadRequest("400 Bad Request", f"XML nested deeper than {MAX_XML_DEPTH} levels")
+
+    def end(name: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    def doctype(*args: Any) -> None:
+        raise BadRequest("400 Bad Request", "XML with a DOCTYPE is not accepted")
+
+    def entity(*args: Any) -> None:
+        raise BadRequest("400 Bad Request", "XML entity declarations are not accepted")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = entity
+    try:
+        parser.Parse(body, True)
+    except expat.ExpatError as exc:
+        raise BadRequest(
+            "400 Bad Request", f"the request body is not well-formed XML: {exc}"
+        ) from exc
+
+
+def _basic_user(environ: dict[str, Any]) -> str | None:
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest("400 Bad Request", "malformed Basic credentials") from exc
+    user, sep, _ = decoded.partition(":")
+    if not sep:
+        raise BadRequest("400 Bad Request", "malformed Basic credentials")
+    return user
+
+
+class DavGuard:
+    def __init__(self, app: WSGIApp, max_body: int, throttle: LoginThrottle) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.throttle = throttle
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        state.reset()
+        token = request_context.set(
+            f"{environ.get('REQUEST_METHOD', '-')} {environ.get('SCRIPT_NAME', '')}"
+            f"{environ.get('PATH_INFO', '')}"
+        )
+        try:
+            self._prepare(environ)
+            return list(self.app(environ, start_response))
+        except BadRequest as exc:
+            body = (str(exc) + "\n").encode()
+            start_response(
+                exc.status,
+                [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(body))),
+                    *exc.headers,
+                ],
+            )
+            return [body]
+        finally:
+            state.reset()
+            request_context.reset(token)
+
+    def _prepare(self, environ: dict[str, Any]) -> None:
+        for header in _PROXY_HEADERS:
+            environ.pop(header, None)
+        path = environ.get("PATH_INFO", "")
+        if "\x00" in path or "\\" in path or _BAD_SEGMENT.search(path):
+            raise BadRequest("400 Bad Request", "the path contains '.', '..', '\\' or NUL segments")
+        self._throttle(environ)
+        method = environ.get("REQUEST_METHOD", "").upper()
+        if method not in BODY_METHODS:
+            return
+        body = self._read_body(environ)
+        content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if method == "PUT":
+            if content_type and content_type not in PUT_TYPES:
+                raise BadRequest(
+                    "415 Unsupported Media Type",
+                    f"PUT takes text/calendar or text/vcard, not {content_type}",
+                )
+            try:
+                state.put_body = (path, body.decode("utf-8"))
+            except UnicodeDecodeError:
+                state.put_body = None  # Radicale decodes other charsets itself
+        elif body.strip():
+            check_xml(body)
+
+    def _read_body(self, environ: dict[str, Any]) -> bytes:
+        length_header = environ.get("CONTENT_LENGTH") or ""
+        stream = environ["wsgi.input"]
+        if length_header:
+            try:
+                length = int(length_header)
+            except ValueError as exc:
+                raise BadRequest("400 Bad Request", "invalid Content-Length") from exc
+            if length > self.max_body:
+                raise BadRequest(
+                    "413 Content Too Large",
+                    f"the request body is larger than the limit of {self.max_body} bytes",
+                )
+            body: bytes = stream.read(length) if length > 0 else b""
+        else:  # chunked: read at most one byte past the limit
+            body = stream.read(self.max_body + 1)
+            if len(body) > self.max_body:
+                raise BadRequest(
+                    "413 Content Too Large",
+                    f"the request body is larger than the limit of {self.max_body} bytes",
+                )
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return body
+
+    def _throttle(self, environ: dict[str, Any]) -> None:
+        user = _basic_user(environ)
+        if user is None:
+            return
+        address = environ.get("REMOTE_ADDR", "")
+        wait = self.throttle.retry_after(user, address)
+        if wait:
+            logger.warning("login of %r from %s throttled for %d s", user, address, wait)
+            raise BadRequest(
+                "429 Too Many Requests",
+                f"too many failed logins for {user!r} from this address; "
+                f"try again in {wait} seconds",
+                [("Retry-After", str(wait))],
+            )

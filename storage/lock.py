@@ -1,0 +1,59 @@
+"""``acquire_lock``: one database transaction per DAV request.
+
+Readers ("r") run in a deferred/read transaction and never wait for a
+writer (SQLite WAL, PostgreSQL MVCC).  A writer ("w") on SQLite starts with
+``BEGIN IMMEDIATE``, which serialises writers; on PostgreSQL it takes a
+transaction-scoped advisory lock on each collection the request touches, so
+Radicale's If-Match check and the write that follows are atomic across
+processes and hosts, while writers to other collections proceed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from kmdav.dav.context import session_scope, state
+
+if TYPE_CHECKING:
+    from kmdav.db import Database
+
+
+class StorageLockMixin:
+    database: Database
+
+    @contextmanager
+    def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any) -> Iterator[None]:
+        if state.session is not None:  # already inside this request's transaction
+            yield
+            return
+        with self.database.transaction("write" if mode == "w" else "read") as session:
+            state.session = session
+            try:
+                if mode == "w" and session.get_bind().dialect.name == "postgresql":
+                    self._lock_collections(session, kwargs.get("path"), kwargs.get("to_path"), user)
+                yield
+            finally:
+                state.session = None
+                state.cache.clear()
+
+    def _lock_collections(self, session: Session, *paths: Any) -> None:
+        keys = sorted({self._lock_key(session, p) for p in paths if p})
+        for key in keys:
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+    def _lock_key(self, session: Session, path: str) -> str:
+        parts = [p for p in path.strip("/").split("/") if p][:2]
+        return self.real_collection_path("/".join(parts))  # type: ignore[attr-defined,no-any-return]
+
+    def session(self) -> AbstractContextManager[Session]:
+        """The request's transaction, or a short read transaction outside it.
+
+        Radicale builds PROPFIND and REPORT answers after releasing the lock
+        and may still ask a collection for its items then.
+        """
+        return session_scope(self.database)

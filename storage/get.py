@@ -24,17 +24,37 @@ NO_RANGE = (radicale_filter.TIMESTAMP_MIN, radicale_filter.TIMESTAMP_MAX)
 
 
 class Item(radicale_item.Item):
-    """An item whose vobject tree is parsed only when Radicale needs it.
+    """An item whose body is read and parsed only when Radicale needs it.
 
-    The stored text is the body as the client sent it, so it is parsed with
-    the same clean-ups Radicale applies to an incoming PUT.
+    Listings carry heads only (href, ETag, UID, time range); the body is
+    fetched on first ``serialize()``.  The stored text is the body as the
+    client sent it, so it is parsed with the same clean-ups Radicale applies
+    to an incoming PUT.
     """
+
+    def serialize(self) -> str:
+        if self._text is None:
+            loader = getattr(self.collection, "load_body", None)
+            text = loader(self.href) if loader is not None else None
+            if text is None:
+                raise RuntimeError(f"item {self.href!r} is gone")
+            self._text = text
+        return self._text
 
     @property
     def vobject_item(self) -> Any:
         if self._vobject_item is None:
             try:
-                (self._vobject_item,) = radicale_item.read_components(self._text or "")
+                (parsed,) = radicale_item.read_components(self.serialize())
+                if parsed.name == "VCALENDAR":
+                    # The clean-ups of PUT (EXDATE/RDATE of DATE type next to a
+                    # DATE-TIME DTSTART become DATE-TIME) happen on the tree,
+                    # not in the stored text: without them dateutil fails to
+                    # compare the EXDATEs and a time-range REPORT answers 500.
+                    radicale_item.check_and_sanitize_items(
+                        [parsed], max_vevent_rrule_occurrence=0, tag="VCALENDAR"
+                    )
+                self._vobject_item = parsed
             except Exception as exc:
                 raise RuntimeError(f"cannot parse item {self.href!r}: {exc}") from exc
         return self._vobject_item
@@ -46,23 +66,26 @@ def http_date(stored: StoredItem | CollectionRow) -> str:
 
 class CollectionGetMixin:
     _row: CollectionRow | None
+    _with_bodies: bool = False
 
     def session(self) -> ContextManager[Session]:
         raise NotImplementedError
 
     def make_item(self, stored: StoredItem) -> Item:
         calendar = stored.component in CALENDAR_COMPONENTS
-        return Item(
+        item = Item(
             collection=cast("radicale_storage.BaseCollection", self),
             href=stored.href,
             last_modified=http_date(stored),
-            text=stored.text,
+            text=stored.text if stored.text is not None else "",
             etag=stored.etag,
             uid=stored.uid,
             name="VCALENDAR" if calendar else stored.component,
             component_name=stored.component if calendar else "",
             time_range=(stored.dtstart, stored.dtend),
         )
+        item._text = stored.text  # None: read on first serialize()
+        return item
 
     def get(self, href: str) -> Item | None:
         if self._row is None:
@@ -87,12 +110,29 @@ class CollectionGetMixin:
     def get_all(self) -> Iterator[Item]:
         if self._row is None or not self._row.tag:
             return
+        bodies = self._with_bodies
         with self.session() as session:
             items = [
-                self.make_item(StoredItem.of(r))
-                for r in repository.all_items(session, self._row.id)
+                self.make_item(StoredItem.of(r, with_body=bodies))
+                for r in repository.all_items(session, self._row.id, with_body=bodies)
             ]
         yield from items
+
+    def serialize(self, *args: Any, **kwargs: Any) -> str:
+        # The whole collection as one file (GET on a collection): read the
+        # bodies in one query instead of one query per item.
+        self._with_bodies = True
+        try:
+            result: str = super().serialize(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._with_bodies = False
+        return result
+
+    def load_body(self, href: str) -> str | None:
+        if self._row is None:
+            return None
+        with self.session() as session:
+            return repository.item_body(session, self._row.id, href)
 
     def has_uid(self, uid: str) -> bool:
         if self._row is None:

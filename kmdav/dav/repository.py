@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from kmdav.models import DavChange, DavCollection, DavItem, utcnow
 
@@ -127,11 +127,18 @@ def get_items(session: Session, collection_id: int, hrefs: Iterable[str]) -> lis
     return found
 
 
-def all_items(session: Session, collection_id: int) -> list[DavItem]:
-    return list(
-        session.scalars(
-            select(DavItem).where(DavItem.collection_id == collection_id).order_by(DavItem.href)
-        )
+def all_items(session: Session, collection_id: int, *, with_body: bool = True) -> list[DavItem]:
+    """Items of a collection; without bodies for listings (a 5 MB photo in
+    every card must not slow a PROPFIND for ETags)."""
+    query = select(DavItem).where(DavItem.collection_id == collection_id).order_by(DavItem.href)
+    if not with_body:
+        query = query.options(defer(DavItem.body, raiseload=True))
+    return list(session.scalars(query))
+
+
+def item_body(session: Session, collection_id: int, href: str) -> str | None:
+    return session.scalar(
+        select(DavItem.body).where(DavItem.collection_id == collection_id, DavItem.href == href)
     )
 
 

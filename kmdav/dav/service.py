@@ -53,19 +53,20 @@ class StoredItem:
     href: str
     uid: str
     etag: str
-    text: str
+    #: ``None`` when only the head was read (listings that need no body).
+    text: str | None
     component: str
     dtstart: int
     dtend: int
     modified_at: datetime
 
     @classmethod
-    def of(cls, row: DavItem) -> StoredItem:
+    def of(cls, row: DavItem, *, with_body: bool = True) -> StoredItem:
         return cls(
             href=row.href,
             uid=row.uid,
             etag=row.etag,
-            text=row.body,
+            text=row.body if with_body else None,
             component=row.component,
             dtstart=row.dtstart,
             dtend=row.dtend,

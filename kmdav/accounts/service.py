@@ -21,6 +21,7 @@ from kmdav.accounts.passwords import (
     verify_password,
 )
 from kmdav.dav import provisioning
+from kmdav.dav.access import effective_group_ids
 from kmdav.errors import LastAdminError, NotFoundError, ValidationError
 from kmdav.models import AppPassword, GroupMembership, User, utcnow
 
@@ -249,3 +250,29 @@ def revoke_app_password(
         row.revoked_at = utcnow()
         session.flush()
         audit.record(session, actor, "app_password.revoke", "user", username, {"device": row.name})
+
+
+def visible_users(session: Session, username: str, name: str | None = None) -> list[User]:
+    """The active users ``username`` may find in a principal search.
+
+    Administrators see everybody; others see themselves and the members of
+    their groups (with all parent groups), enough to invite colleagues
+    without listing the whole company to everyone.  ``name`` matches user
+    name, display name or e-mail, case-insensitively.
+    """
+    me = get_user(session, username)
+    if me is None or not me.is_active:
+        return []
+    query = select(User).where(User.is_active.is_(True))
+    if not me.is_admin:
+        groups = effective_group_ids(session, me.id)
+        members = select(GroupMembership.user_id).where(GroupMembership.group_id.in_(groups))
+        query = query.where((User.id == me.id) | User.id.in_(members))
+    if name:
+        pattern = f"%{name.casefold()}%"
+        query = query.where(
+            func.lower(User.username).like(pattern)
+            | func.lower(User.display_name).like(pattern)
+            | func.lower(func.coalesce(User.email, "")).like(pattern)
+        )
+    return list(session.scalars(query.order_by(User.username).limit(200)))

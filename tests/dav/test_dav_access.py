@@ -145,3 +145,52 @@ def test_failed_logins_are_throttled(tmp_path: Path, monkeypatch: pytest.MonkeyP
             big = other.put("/dav/admin/contacts/big.vcf", content="x" * 60_000, headers=VCARD)
         assert big.status_code == 413
         assert "larger than the limit of 50000 bytes" in big.text
+
+
+def _principals(server: Any, user: str, password: str, name: str | None = None) -> set[str]:
+    search = (
+        f"<d:property-search><d:prop><d:displayname/></d:prop><d:match>{name}</d:match>"
+        "</d:property-search>"
+        if name
+        else ""
+    )
+    body = (
+        '<?xml version="1.0"?><d:principal-property-search xmlns:d="DAV:" '
+        f'xmlns:c="urn:ietf:params:xml:ns:caldav">{search}<d:prop><d:displayname/>'
+        "<c:calendar-home-set/></d:prop></d:principal-property-search>"
+    )
+    with client(server.url, user, password) as http:
+        response = http.request(
+            "REPORT",
+            "/dav/",
+            content=body,
+            headers={"Content-Type": "application/xml", "Depth": "0"},
+        )
+    assert response.status_code == 207, response.text
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(response.content)
+    return {r.findtext("{DAV:}href") or "" for r in root.findall("{DAV:}response")}
+
+
+def test_principal_search_shows_only_visible_users(dav_server: Any, server_db: Any) -> None:
+    with server_db.transaction() as session:
+        if groups.get_group(session, "support") is None:
+            groups.create_group(session, "support")
+        groups.add_member(session, "support", "bob")
+        groups.add_member(session, "support", "carol")
+    everyone = _principals(dav_server, "admin", "admin-password-1")
+    assert {"/dav/admin/", "/dav/bob/", "/dav/carol/"} <= everyone
+    assert _principals(dav_server, "bob", "bob-password-1") == {"/dav/bob/", "/dav/carol/"}
+    assert _principals(dav_server, "bob", "bob-password-1", "caro") == {"/dav/carol/"}
+    assert _principals(dav_server, "bob", "bob-password-1", "admin") == set()
+
+
+def test_caldav_library_finds_principals(dav_server: Any) -> None:
+    import caldav
+
+    with caldav.DAVClient(
+        url=dav_server.url + "/dav/", username="admin", password="admin-password-1"
+    ) as dav:
+        names = {str(p.url) for p in dav.search_principals(name="admin")}
+    assert any(url.endswith("/dav/admin/") for url in names)

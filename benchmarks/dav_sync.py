@@ -331,11 +331,13 @@ class Server:
     name: str
     kind: str  # "kmdav" or "radicale"
     workdir: Path
-    password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    password: str = field(default_factory=lambda: secrets.token_hex(16))
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     version: str = ""
+    #: Cards already in the address book when the workload starts.
+    preloaded: int = 0
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -369,7 +371,7 @@ class Server:
         finally:
             log.close()
 
-    def log_tail(self, lines: int = 25) -> str:
+    def log_tail(self, lines: int = 15) -> str:
         if self.log_path is None or not self.log_path.exists():
             return "(no server log)"
         text = self.log_path.read_text(errors="replace").splitlines()
@@ -431,8 +433,21 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def start_radicale(server: Server) -> None:
+def start_radicale(server: Server, *, preload: int, photos: bool, quiet: bool) -> None:
     storage = server.workdir / "collections"
+    if preload:
+        # Radicale's storage is plain files: write the first cards, and the
+        # address book's properties, straight into it before it starts.
+        folder = storage / "collection-root" / server.addressbook.strip("/")
+        folder.mkdir(parents=True)
+        (folder / ".Radicale.props").write_text(
+            json.dumps({"D:displayname": "Contacts", "tag": "VADDRESSBOOK"}), encoding="utf-8"
+        )
+        for index in range(preload):
+            (folder / f"{card_uid(index)}.vcf").write_bytes(
+                make_vcard(index, photos=photos).encode("utf-8")
+            )
+        server.preloaded = preload
     users = server.workdir / "users"
     users.write_text(f"{USER}:{server.password}\n", encoding="utf-8")
     config = server.workdir / "radicale.conf"
@@ -449,6 +464,7 @@ def start_radicale(server: Server) -> None:
                 "[storage]",
                 "type = multifilesystem",
                 f"filesystem_folder = {storage}",
+                *(["[logging]", "level = warning"] if quiet else []),
                 "",
             ]
         ),
@@ -460,6 +476,8 @@ def start_radicale(server: Server) -> None:
     server.launch([python, "-m", "radicale", "--config", str(config)], env)
     # Radicale answers anything once it listens; a redirect or 401 is fine.
     server.wait_ready("/", lambda status: status < 500)
+    if preload:
+        return
     with server.client() as client:
         response = client.request(
             "MKCOL",
@@ -476,13 +494,16 @@ def start_radicale(server: Server) -> None:
         expect_status(server, response, (201,), "MKCOL (extended) of the address book")
 
 
-def start_kmdav(server: Server, *, database_url: str | None, workers: int) -> None:
+def start_kmdav(server: Server, *, database_url: str | None, workers: int, quiet: bool) -> None:
     data_dir = server.workdir / "data"
     kmdav = venv_tool("kmdav")
-    env = clean_environment(**({"KMDAV_DATABASE_URL": database_url} if database_url else {}))
+    extra = {"KMDAV_DATABASE_URL": database_url} if database_url else {}
+    if quiet:
+        extra["KMDAV_LOG_LEVEL"] = "WARNING"
+    env = clean_environment(**extra)
     server.version = run_checked([kmdav, "--version"], env, "kmdav --version").strip()
     run_checked(
-        [kmdav, "init", "--data-dir", str(data_dir), "--admin-password", server.password],
+        [kmdav, "init", "--data-dir", str(data_dir), f"--admin-password={server.password}"],
         env,
         "kmdav init",
     )
@@ -602,6 +623,14 @@ XML_HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
 VCARD_HEADERS = {"Content-Type": "text/vcard; charset=utf-8"}
 
 
+def describe_request(exc: httpx.HTTPError) -> str:
+    try:
+        request = exc.request
+    except RuntimeError:
+        return "a request"
+    return f"{request.method} {request.url.path}"
+
+
 def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
     """The response and its duration in ms (request sent to body fully read)."""
     started = time.perf_counter()
@@ -621,7 +650,7 @@ class Budget:
         if time.monotonic() > self.deadline:
             raise BenchError(
                 f"{self.server.name}: time limit of {self.seconds:.0f} s reached during "
-                f"{phase} (raise --time-limit or lower --n)"
+                f"{phase} (raise --time-limit, lower --n or use --timed-puts)"
             )
 
 
@@ -644,6 +673,12 @@ def sync(
     return root, new_token, ms
 
 
+def put_new_card(server: Server, client: httpx.Client, href: str, index: int, photos: bool) -> None:
+    body = make_vcard(index, photos=photos).encode("utf-8")
+    response = client.put(href, content=body, headers={**VCARD_HEADERS, "If-None-Match": "*"})
+    expect_status(server, response, (201, 204), f"PUT of card {index}")
+
+
 def run_workload(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     n: int = args.n
     book = server.addressbook
@@ -653,28 +688,48 @@ def run_workload(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     progress = Progress(server.name, args.verbose)
 
     with server.client() as client:
-        # 0. the address book must exist and be empty
+        # 0. the address book must exist and hold nothing but what was preloaded
         response = client.request(
             "PROPFIND", book, content=PROPFIND_BODY, headers={**XML_HEADERS, "Depth": "1"}
         )
-        expect_status(server, response, (207,), "PROPFIND of the (empty) address book")
-        if len(responses(parse_xml(server, response, "PROPFIND"))) != 1:
-            raise BenchError(f"{server.name}: the address book {book} is not empty at the start")
-
-        # 1. PUT N cards one by one
-        progress.phase(f"PUT {n} cards")
-        started = time.perf_counter()
-        for index, href in enumerate(hrefs):
-            budget.check("the PUTs")
-            body = make_vcard(index, photos=args.photos).encode("utf-8")
-            response = client.put(
-                href, content=body, headers={**VCARD_HEADERS, "If-None-Match": "*"}
+        expect_status(server, response, (207,), "PROPFIND of the new address book")
+        found = len(responses(parse_xml(server, response, "PROPFIND"))) - 1
+        if found != server.preloaded:
+            raise BenchError(
+                f"{server.name}: the address book {book} holds {found} members at the start, "
+                f"expected {server.preloaded}"
             )
-            expect_status(server, response, (201, 204), f"PUT of card {index}")
-            progress.tick(index + 1, n)
+
+        # 1. PUT N cards one by one; with --timed-puts K only the last K are timed
+        preload = n - args.timed_puts
+        if server.preloaded < preload:
+            progress.phase(f"preloading {preload - server.preloaded} cards (untimed PUTs)")
+        for index in range(server.preloaded, preload):
+            budget.check("the preloading PUTs")
+            put_new_card(server, client, hrefs[index], index, args.photos)
+            progress.tick(index + 1, preload)
+        if preload:
+            # Untimed and the same for every target: Radicale fills its item cache here.
+            response = client.request(
+                "PROPFIND", book, content=PROPFIND_BODY, headers={**XML_HEADERS, "Depth": "1"}
+            )
+            expect_status(server, response, (207,), "PROPFIND after preloading")
+            found = len(responses(parse_xml(server, response, "PROPFIND"))) - 1
+            if found != preload:
+                raise BenchError(f"{server.name}: {found} cards after preloading {preload}")
+            # Also untimed: Radicale writes the sync history of files it did not
+            # receive through PUT on the first sync-collection.
+            sync(server, client, book, "", "sync-collection after preloading")
+        progress.phase(f"PUT {n - preload} cards (timed)")
+        started = time.perf_counter()
+        for index in range(preload, n):
+            budget.check("the PUTs")
+            put_new_card(server, client, hrefs[index], index, args.photos)
+            progress.tick(index + 1 - preload, n - preload)
         put_seconds = time.perf_counter() - started
-        figures["put_per_s"] = n / put_seconds
+        figures["put_per_s"] = (n - preload) / put_seconds
         figures["put_total_s"] = put_seconds
+        figures["put_timed"] = n - preload
 
         # 2. PROPFIND Depth 1
         progress.phase("PROPFIND + multigets")
@@ -737,6 +792,7 @@ def run_workload(server: Server, args: argparse.Namespace) -> dict[str, Any]:
 
         # 5. incremental sync after one change
         samples: list[float] = []
+        most_members = 0  # one change since the last token: one member expected
         for rep in range(args.reps):
             budget.check("the incremental syncs")
             index = (rep * 37 + 1) % n
@@ -754,12 +810,15 @@ def run_workload(server: Server, args: argparse.Namespace) -> dict[str, Any]:
                     f"did not report it (reported: {changed[:5]})"
                 )
             samples.append(ms)
+            most_members = max(most_members, len(changed))
+        figures["incremental_sync_members_max"] = most_members
         figures["incremental_sync_ms"] = statistics.median(samples)
         figures["incremental_sync_samples"] = summary(samples)
 
         # 6. GET one card
         progress.phase("GETs")
-        target = hrefs[n // 2]
+        middle = n // 2 if (n // 2) % PHOTO_EVERY else (n // 2 + 1) % n
+        target = hrefs[middle]  # a card without a photo
         samples = []
         for _ in range(args.get_reps):
             budget.check("the GETs")
@@ -831,8 +890,15 @@ def poll(server: Server, book: str, token: str, pollers: int, seconds: float) ->
                 finished[slot] = time.perf_counter()
         except threading.BrokenBarrierError:
             pass
-        except Exception as exc:
+        except BenchError as exc:
             errors.append(str(exc))
+            stop.set()
+            ready.abort()
+        except Exception as exc:
+            errors.append(
+                f"{server.name}: poller {slot}: {exc.__class__.__name__}: {exc} "
+                f"(did the server die or hang?)\n{server.log_tail()}"
+            )
             stop.set()
             ready.abort()
 
@@ -876,7 +942,7 @@ class Progress:
 
 
 def bench_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    result: dict[str, Any] = {"target": name}
+    result: dict[str, Any] = {"target": name, "load_before": os.getloadavg()[0]}
     workdir = Path(tempfile.mkdtemp(prefix=f"kmdav-bench-{name}-"))
     server = Server(name=name, kind="radicale" if name == "radicale" else "kmdav", workdir=workdir)
     print(f"[{name}] starting (workdir {workdir})", file=sys.stderr, flush=True)
@@ -884,22 +950,40 @@ def bench_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
         with contextlib.ExitStack() as stack:
             stack.callback(server.stop)
             if name == "radicale":
-                start_radicale(server)
+                start_radicale(
+                    server,
+                    preload=args.n - args.timed_puts,
+                    photos=args.photos,
+                    quiet=args.quiet_servers,
+                )
             elif name == "kmdav-sqlite":
-                start_kmdav(server, database_url=None, workers=args.kmdav_workers)
+                start_kmdav(
+                    server, database_url=None, workers=args.kmdav_workers, quiet=args.quiet_servers
+                )
             else:
                 database_url = stack.enter_context(throwaway_postgres(args.pg_url))
                 # Registered after the database: the server stops before the DROP.
                 stack.callback(server.stop)
-                start_kmdav(server, database_url=database_url, workers=args.kmdav_workers)
+                start_kmdav(
+                    server,
+                    database_url=database_url,
+                    workers=args.kmdav_workers,
+                    quiet=args.quiet_servers,
+                )
             result["version"] = server.version
             result["base_url"] = server.base_url
             result["addressbook"] = server.addressbook
             result["figures"] = run_workload(server, args)
     except BenchError as exc:
         result["error"] = str(exc)
-        print(f"[{name}] FAILED: {exc}", file=sys.stderr, flush=True)
+    except httpx.HTTPError as exc:
+        result["error"] = (
+            f"{name}: {exc.__class__.__name__} on {describe_request(exc)}: {exc} "
+            f"(did the server die or hang?)\n{server.log_tail()}"
+        )
     finally:
+        if "error" in result:
+            print(f"[{name}] FAILED: {result['error']}", file=sys.stderr, flush=True)
         if args.keep:
             print(f"[{name}] kept {workdir}", file=sys.stderr)
         else:
@@ -968,11 +1052,20 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         return "  ".join(out).rstrip()
 
     photo_note = f", a ~100 KB PHOTO on every {PHOTO_EVERY}th card" if args.photos else ""
+    if args.timed_puts < args.n:
+        photo_note += (
+            f"; PUT/s over the last {args.timed_puts:,} cards "
+            f"(the first {args.n - args.timed_puts:,} preloaded untimed)"
+        )
     lines = [
         f"CardDAV sync benchmark: N={args.n:,} vCards{photo_note}; {args.reps} incremental "
         f"syncs; {args.get_reps} GETs; {args.pollers} pollers for {args.poll_seconds:g} s",
         f"host: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        "client and servers share the machine",
+        "client and servers share the machine; server logging: "
+        + ("warnings only" if args.quiet_servers else "defaults (every request)"),
+        "load average (1 min) when each target started: "
+        + ", ".join(f"{r['target']} {r['load_before']:.2f}" for r in results)
+        + "; figures from a busy machine are noisy",
     ]
     for result in results:
         if result.get("version"):
@@ -1030,6 +1123,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1800.0,
         help="seconds allowed for one target's workload before it is aborted (default 1800)",
     )
+    parser.add_argument(
+        "--timed-puts",
+        type=int,
+        metavar="K",
+        help="time only the last K PUTs (default: all N); the first N-K cards are "
+        "preloaded untimed: written straight into Radicale's storage dir before it "
+        "starts, PUT one by one into kmdav. Radicale's PUT slows down linearly with the "
+        "size of the book, so N=10000 without this takes it about an hour",
+    )
+    parser.add_argument(
+        "--quiet-servers",
+        action="store_true",
+        help="log warnings only (Radicale: [logging] level = warning; kmdav: "
+        "KMDAV_LOG_LEVEL=WARNING) instead of both servers' default, info, which logs "
+        "every request",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the servers' temp dirs")
     parser.add_argument("-v", "--verbose", action="store_true", help="report PUT progress")
@@ -1040,6 +1149,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.poll_seconds = min(args.poll_seconds, 2.0)
     if args.n < 1:
         parser.error("--n must be at least 1")
+    if args.timed_puts is None:
+        args.timed_puts = args.n
+    if not 1 <= args.timed_puts <= args.n:
+        parser.error("--timed-puts must be between 1 and --n")
     if not 1 <= args.pollers <= 64:
         parser.error("--pollers must be between 1 and 64")
     args.reps = max(1, min(args.reps, 1000))
@@ -1082,6 +1195,7 @@ def main(argv: list[str] | None = None) -> int:
             "incremental_reps": args.reps,
             "get_reps": args.get_reps,
             "kmdav_workers": args.kmdav_workers,
+            "quiet_servers": args.quiet_servers,
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

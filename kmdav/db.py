@@ -37,8 +37,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         url,
         echo=echo,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=20,
+        max_overflow=30,
     )
 
 
@@ -47,8 +47,8 @@ def _make_sqlite_engine(url: str, *, echo: bool) -> Engine:
         url,
         echo=echo,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        pool_size=16,
-        max_overflow=16,
+        pool_size=20,
+        max_overflow=30,
     )
 
     @event.listens_for(engine, "connect")

@@ -22,7 +22,6 @@ from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.dav import access
 from kmdav.dav.context import session_scope
 from kmdav.db import Database
-from kmdav.models import AppPassword, utcnow
 
 #: How often "last used" of an app password is written on cached logins.
 TOUCH_INTERVAL = 60.0
@@ -31,6 +30,7 @@ TOUCH_INTERVAL = 60.0
 @dataclass
 class _Cached:
     login: accounts.Login
+    groups: set[str]
     expires: float
     touched: float
 
@@ -67,38 +67,33 @@ class Auth(radicale_auth.BaseAuth):
         now = time.monotonic()
         with self._cache_lock:
             cached = self._cache.get(key)
-        verified = None
         with session_scope(self.database) as session:
             if cached is not None and cached.expires > now:
                 if accounts.login_still_valid(session, cached.login):
-                    verified = cached.login
-                else:
-                    with self._cache_lock:
-                        self._cache.pop(key, None)
+                    if cached.login.app_password_id is not None and (
+                        now - cached.touched > TOUCH_INTERVAL
+                    ):
+                        cached.touched = now
+                        self._touch(cached.login.app_password_id)
+                    return cached.login.username, cached.groups
+                with self._cache_lock:
+                    self._cache.pop(key, None)
+            verified = accounts.authenticate(session, login, password)
             if verified is None:
-                verified = accounts.authenticate(session, login, password)
-            groups = (
-                access.group_names(session, access.effective_group_ids(session, verified.user_id))
-                if verified is not None
-                else set()
+                self.throttle.failed(login, address)
+                return "", set()
+            groups = access.group_names(
+                session, access.effective_group_ids(session, verified.user_id)
             )
-        if verified is None:
-            self.throttle.failed(login, address)
-            return "", set()
         self.throttle.succeeded(login, address)
-        if cached is None or cached.login != verified or cached.expires <= now:
-            cached = _Cached(verified, now + self.cache_seconds, now)
-            with self._cache_lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key] = cached
-        elif verified.app_password_id is not None and now - cached.touched > TOUCH_INTERVAL:
-            cached.touched = now
+        if verified.app_password_id is not None:
             self._touch(verified.app_password_id)
+        with self._cache_lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = _Cached(verified, groups, now + self.cache_seconds, now)
         return verified.username, groups
 
     def _touch(self, app_password_id: int) -> None:
         with self.database.transaction() as session:
-            row = session.get(AppPassword, app_password_id)
-            if row is not None:
-                row.last_used_at = utcnow()
+            accounts.record_app_password_use(session, app_password_id)

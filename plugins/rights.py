@@ -44,6 +44,8 @@ class Rights(radicale_rights.BaseRights):
             return ""
         if len(parts) == 1:
             return "RW"
+        if access.ALIAS_SEPARATOR not in parts[1]:
+            return "rw"  # alias names always contain the separator: an own collection
         with session_scope(self.database) as session:
             aliases = state.cache.get(("aliases", user))
             if aliases is None:

@@ -95,7 +95,7 @@ class CollectionDeleteMixin:
         if self._row is None:
             raise ProtectedError("the root cannot be deleted")
         with translated(), self.session() as session:
-            collection = repository.get_collection(session, self._row.path)
+            collection = repository.collection_by_id(session, self._row.id)
             if collection is None:
                 raise ValueError("the collection is gone")
             if href is not None:

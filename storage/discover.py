@@ -63,6 +63,8 @@ class StorageDiscoverMixin:
         """The collection visible at ``path``: the root, a real one or an alias."""
         if not path:
             return self.make_collection("", None, False)
+        if path.count("/") > 1:
+            return None  # collections live at most at <home>/<name>
         row = repository.get_collection(session, path)
         if row is not None:
             return self.make_collection(path, CollectionRow.of(row), False)

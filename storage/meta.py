@@ -40,7 +40,7 @@ class CollectionMetaMixin:
         if self._is_alias:
             raise ProtectedError("only the owner can change a shared collection's properties")
         with translated(), self.session() as session:
-            collection = repository.get_collection(session, self._row.path)
+            collection = repository.collection_by_id(session, self._row.id)
             if collection is None:
                 raise ValueError("the collection is gone")
             service.set_props(session, collection, dict(props))

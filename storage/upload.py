@@ -46,7 +46,7 @@ class CollectionUploadMixin:
             raise ValueError("nothing can be stored at the root")
         text = self._received_text(href, item) or item.serialize()
         with translated(), self.session() as session:
-            collection = repository.get_collection(session, self._row.path)
+            collection = repository.collection_by_id(session, self._row.id)
             if collection is None:
                 raise ValueError("the collection is gone")
             new, old = service.store_item(session, collection, href, dav_object(item, text))

@@ -191,12 +191,18 @@ def authenticate(session: Session, username: str, password: str) -> Login | None
             )
         ).first()
         if candidate is not None and verify_password(candidate.password_hash, password):
-            candidate.last_used_at = utcnow()
-            session.flush()
             return Login(user.id, user.username, candidate.id, candidate.password_hash)
     if verify_password(user.password_hash, password):
         return Login(user.id, user.username, None, user.password_hash)
     return None
+
+
+def record_app_password_use(session: Session, app_password_id: int) -> None:
+    """Note that a device just used its app password (shown on the devices page)."""
+    row = session.get(AppPassword, app_password_id)
+    if row is not None:
+        row.last_used_at = utcnow()
+        session.flush()
 
 
 def login_still_valid(session: Session, login: Login) -> bool:

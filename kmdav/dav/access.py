@@ -27,8 +27,12 @@ class Alias:
     access: str
 
 
+#: Joins owner and collection name in an alias; every alias name contains it.
+ALIAS_SEPARATOR = "-"
+
+
 def alias_name(real_path: str) -> str:
-    return real_path.replace("/", "-")
+    return real_path.replace("/", ALIAS_SEPARATOR)
 
 
 def effective_group_ids(session: Session, user_id: int) -> set[int]:

@@ -3,6 +3,11 @@
 Radicale handles a request synchronously on one thread, from the WSGI call
 to the response, so a thread-local carries the request's transaction and
 the raw PUT body from the WSGI wrapper to ``upload``.
+
+Reads outside Radicale's lock (login, rights, building a PROPFIND answer)
+share one read transaction per request instead of opening one each; it is
+closed when the lock opens the request's own transaction and at the end of
+the request, so a thread holds at most one connection at a time.
 """
 
 from __future__ import annotations
@@ -20,9 +25,25 @@ if TYPE_CHECKING:
 
 class RequestState(threading.local):
     def __init__(self) -> None:
+        self.read_session: Session | None = None
         self.reset()
 
+    def begin_request(self) -> None:
+        self.reset()
+        self.in_request = True
+
+    def end_request(self) -> None:
+        self.reset()
+
+    def close_read_session(self) -> None:
+        if self.read_session is not None:
+            self.read_session.close()
+            self.read_session = None
+
     def reset(self) -> None:
+        self.close_read_session()
+        #: True between the WSGI guard's start and end of a DAV request.
+        self.in_request = False
         #: The transaction opened by ``acquire_lock``.
         self.session: Session | None = None
         #: (request path, body text) of a PUT, so upload can store it verbatim.
@@ -40,9 +61,18 @@ state = RequestState()
 
 @contextmanager
 def session_scope(database: Database) -> Iterator[Session]:
-    """The request's transaction when one is open, else a short read one."""
+    """The lock's transaction when one is open, else the request's shared read
+    transaction, else (outside a request) a short read transaction."""
     if state.session is not None:
         yield state.session
+        return
+    if state.in_request:
+        if state.read_session is None:
+            session = database.sessions()
+            if session.get_bind().dialect.name == "sqlite":
+                session.connection(execution_options={"kmdav_tx": "read"})
+            state.read_session = session
+        yield state.read_session
         return
     with database.transaction("read") as session:
         yield session

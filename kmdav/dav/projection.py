@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import vobject
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from kmdav.dav import ical, vcard
@@ -25,7 +25,6 @@ from kmdav.models import (
     CustomFieldDefinition,
     CustomFieldValue,
     DavCollection,
-    DavItem,
     utcnow,
 )
 
@@ -35,83 +34,135 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def project(session: Session, collection: DavCollection, row: DavItem, obj: DavObject) -> None:
+def project(
+    session: Session, collection: DavCollection, item_id: int, obj: DavObject, *, new: bool
+) -> None:
+    """Rebuild the projection rows of ``row``; ``new`` says no rows exist yet.
+
+    Written with set-based statements (this runs on every PUT); ORM objects of
+    these tables loaded earlier in the same session are not refreshed.
+    """
     parsed = obj.parsed
     try:
         if parsed is None:
             parsed = vobject.readOne(obj.text)
         if collection.tag == "VADDRESSBOOK":
-            _project_card(session, collection, row, vcard.card_fields(parsed))
+            _project_card(session.connection(), collection, item_id, vcard.card_fields(parsed), new)
         elif collection.tag == "VCALENDAR":
             fields = ical.calendar_fields(parsed, obj.component, (obj.dtstart, obj.dtend))
-            _project_calendar(session, collection, row, fields)
+            _project_calendar(session.connection(), collection, item_id, obj.uid, fields, new)
     except Exception:  # the stored body stays authoritative; log and move on
-        logger.warning("could not project %s/%s", collection.path, row.href, exc_info=True)
+        logger.warning("could not project item %s of %s", item_id, collection.path, exc_info=True)
 
 
 def _project_card(
-    session: Session, collection: DavCollection, row: DavItem, fields: vcard.CardFields
+    connection: Connection,
+    collection: DavCollection,
+    item_id: int,
+    fields: vcard.CardFields,
+    new: bool,
 ) -> None:
-    contact = session.scalars(select(Contact).where(Contact.item_id == row.id)).one_or_none()
-    if contact is None:
-        contact = Contact(item_id=row.id, collection_id=collection.id)
-        session.add(contact)
-    contact.collection_id = collection.id
-    contact.kind = fields.kind
-    contact.formatted_name = fields.formatted_name[:500]
-    contact.given_name = fields.given_name[:200]
-    contact.family_name = fields.family_name[:200]
-    contact.organization = fields.organization[:500]
-    contact.title = fields.title[:200]
-    contact.birthday = fields.birthday[:40]
-    contact.categories = ",".join(fields.categories)
-    contact.note = fields.note
-    contact.has_photo = fields.has_photo
-    contact.members = list(fields.members)
-    contact.updated_at = utcnow()
-    session.flush()
-    for model in (ContactEmail, ContactPhone, ContactAddress, CustomFieldValue):
-        session.execute(delete(model).where(model.contact_id == contact.id))
-    session.add_all(
-        ContactEmail(contact_id=contact.id, position=i, value=e.value[:320], label=e.label[:100])
-        for i, e in enumerate(fields.emails)
+    values = {
+        "collection_id": collection.id,
+        "kind": fields.kind,
+        "formatted_name": fields.formatted_name[:500],
+        "given_name": fields.given_name[:200],
+        "family_name": fields.family_name[:200],
+        "organization": fields.organization[:500],
+        "title": fields.title[:200],
+        "birthday": fields.birthday[:40],
+        "categories": ",".join(fields.categories),
+        "note": fields.note,
+        "has_photo": fields.has_photo,
+        "members": list(fields.members),
+        "updated_at": utcnow(),
+    }
+    contact_id = (
+        None if new else connection.scalar(select(Contact.id).where(Contact.item_id == item_id))
     )
-    session.add_all(
-        ContactPhone(contact_id=contact.id, position=i, value=p.value[:100], label=p.label[:100])
-        for i, p in enumerate(fields.phones)
-    )
-    session.add_all(
-        ContactAddress(contact_id=contact.id, position=i, **asdict(a))
-        for i, a in enumerate(fields.addresses)
-    )
+    if contact_id is None:
+        contact_id = connection.execute(
+            insert(Contact).values(item_id=item_id, **values).returning(Contact.id)
+        ).scalar_one()
+    else:
+        connection.execute(update(Contact).where(Contact.id == contact_id).values(**values))
+        for model in (ContactEmail, ContactPhone, ContactAddress, CustomFieldValue):
+            connection.execute(delete(model).where(model.contact_id == contact_id))
+    if fields.emails:
+        connection.execute(
+            insert(ContactEmail),
+            [
+                {
+                    "contact_id": contact_id,
+                    "position": i,
+                    "value": e.value[:320],
+                    "label": e.label[:100],
+                }
+                for i, e in enumerate(fields.emails)
+            ],
+        )
+    if fields.phones:
+        connection.execute(
+            insert(ContactPhone),
+            [
+                {
+                    "contact_id": contact_id,
+                    "position": i,
+                    "value": p.value[:100],
+                    "label": p.label[:100],
+                }
+                for i, p in enumerate(fields.phones)
+            ],
+        )
+    if fields.addresses:
+        connection.execute(
+            insert(ContactAddress),
+            [
+                {"contact_id": contact_id, "position": i, **asdict(a)}
+                for i, a in enumerate(fields.addresses)
+            ],
+        )
     if fields.custom:
-        definitions = session.scalars(
-            select(CustomFieldDefinition).where(CustomFieldDefinition.key.in_(list(fields.custom)))
-        )
-        session.add_all(
-            CustomFieldValue(
-                contact_id=contact.id, field_id=d.id, value=fields.custom[d.key], valid=True
+        definitions = connection.execute(
+            select(CustomFieldDefinition.id, CustomFieldDefinition.key).where(
+                CustomFieldDefinition.key.in_(list(fields.custom))
             )
-            for d in definitions
-        )
-    session.flush()
+        ).tuples()
+        rows = [
+            {
+                "contact_id": contact_id,
+                "field_id": field_id,
+                "value": fields.custom[key],
+                "valid": True,
+            }
+            for field_id, key in definitions
+        ]
+        if rows:
+            connection.execute(insert(CustomFieldValue), rows)
 
 
 def _project_calendar(
-    session: Session, collection: DavCollection, row: DavItem, fields: ical.CalendarFields
+    connection: Connection,
+    collection: DavCollection,
+    item_id: int,
+    uid: str,
+    fields: ical.CalendarFields,
+    new: bool,
 ) -> None:
-    obj = session.scalars(
-        select(CalendarObject).where(CalendarObject.item_id == row.id)
-    ).one_or_none()
-    if obj is None:
-        obj = CalendarObject(item_id=row.id, collection_id=collection.id)
-        session.add(obj)
     values = asdict(fields)
     values["attendees"] = [asdict(a) for a in fields.attendees]
     values["related_to"] = list(fields.related_to)
     values["categories"] = ",".join(fields.categories)
-    for key, value in values.items():
-        setattr(obj, key, value)
-    obj.collection_id = collection.id
-    obj.uid = row.uid
-    session.flush()
+    values["collection_id"] = collection.id
+    values["uid"] = uid
+    existing = (
+        None
+        if new
+        else connection.scalar(select(CalendarObject.id).where(CalendarObject.item_id == item_id))
+    )
+    if existing is None:
+        connection.execute(insert(CalendarObject).values(item_id=item_id, **values))
+    else:
+        connection.execute(
+            update(CalendarObject).where(CalendarObject.id == existing).values(**values)
+        )

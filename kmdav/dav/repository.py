@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.util import identity_key
 
 from kmdav.models import DavChange, DavCollection, DavItem, utcnow
+
+if TYPE_CHECKING:
+    from kmdav.dav.service import StoredItem
 
 #: Item hrefs per SQL ``IN`` list: well under SQLite's variable limit.
 IN_CHUNK = 500
@@ -29,6 +33,11 @@ def _like_prefix(path: str) -> str:
 
 def get_collection(session: Session, path: str) -> DavCollection | None:
     return session.scalars(select(DavCollection).where(DavCollection.path == path)).one_or_none()
+
+
+def collection_by_id(session: Session, collection_id: int) -> DavCollection | None:
+    """By primary key: free when the request already loaded it."""
+    return session.get(DavCollection, collection_id)
 
 
 def child_collections(session: Session, path: str) -> list[DavCollection]:
@@ -83,13 +92,16 @@ def bump_revision(session: Session, collection: DavCollection) -> int:
     The UPDATE row-locks the collection on PostgreSQL until commit, so two
     writers to one collection queue instead of both taking revision R+1.
     """
-    new_revision = session.execute(
-        update(DavCollection)
-        .where(DavCollection.id == collection.id)
-        .values(revision=DavCollection.revision + 1, modified_at=utcnow())
-        .returning(DavCollection.revision)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    new_revision = (
+        session.connection()
+        .execute(
+            update(DavCollection)
+            .where(DavCollection.id == collection.id)
+            .values(revision=DavCollection.revision + 1, modified_at=utcnow())
+            .returning(DavCollection.revision)
+        )
+        .scalar_one()
+    )
     collection.revision = new_revision
     return int(new_revision)
 
@@ -171,6 +183,45 @@ def item_count(session: Session, collection_id: int) -> int:
     )
 
 
+def write_item(
+    session: Session,
+    collection_id: int,
+    item_id: int | None,
+    stored: StoredItem,
+    revision: int,
+) -> int:
+    """Insert or overwrite an item row in one statement; returns its id.
+
+    Core statements on the session's connection: this runs on every PUT and
+    the ORM unit of work would triple its cost.  A loaded ORM row of the item
+    is expired so the session does not serve stale values.
+    """
+    values = {
+        "uid": stored.uid,
+        "etag": stored.etag,
+        "body": stored.text,
+        "component": stored.component,
+        "dtstart": stored.dtstart,
+        "dtend": stored.dtend,
+        "revision": revision,
+        "modified_at": stored.modified_at,
+    }
+    connection = session.connection()
+    if item_id is None:
+        return int(
+            connection.execute(
+                insert(DavItem)
+                .values(collection_id=collection_id, href=stored.href, **values)
+                .returning(DavItem.id)
+            ).scalar_one()
+        )
+    connection.execute(update(DavItem).where(DavItem.id == item_id).values(**values))
+    loaded = session.identity_map.get(identity_key(DavItem, item_id))
+    if loaded is not None:
+        session.expire(loaded)
+    return item_id
+
+
 def delete_item_row(session: Session, item: DavItem) -> None:
     session.execute(delete(DavItem).where(DavItem.id == item.id))
 
@@ -178,8 +229,10 @@ def delete_item_row(session: Session, item: DavItem) -> None:
 def add_change(
     session: Session, collection_id: int, revision: int, href: str, *, deleted: bool
 ) -> None:
-    session.add(
-        DavChange(collection_id=collection_id, revision=revision, href=href, deleted=deleted)
+    session.connection().execute(
+        insert(DavChange).values(
+            collection_id=collection_id, revision=revision, href=href, deleted=deleted
+        )
     )
 
 

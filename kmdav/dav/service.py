@@ -115,22 +115,22 @@ def store_item(
     if row is not None and previous is not None and row.etag == etag:
         return previous, previous
     revision = repository.bump_revision(session, collection)
-    now = utcnow()
-    if row is None:
-        row = DavItem(collection_id=collection.id, href=href)
-        session.add(row)
-    row.uid = obj.uid
-    row.etag = etag
-    row.body = obj.text
-    row.component = obj.component
-    row.dtstart = obj.dtstart
-    row.dtend = obj.dtend
-    row.revision = revision
-    row.modified_at = now
-    session.flush()
+    stored = StoredItem(
+        href=href,
+        uid=obj.uid,
+        etag=etag,
+        text=obj.text,
+        component=obj.component,
+        dtstart=obj.dtstart,
+        dtend=obj.dtend,
+        modified_at=utcnow(),
+    )
+    item_id = repository.write_item(
+        session, collection.id, row.id if row is not None else None, stored, revision
+    )
     repository.add_change(session, collection.id, revision, href, deleted=False)
-    projection.project(session, collection, row, obj)
-    return StoredItem.of(row), previous
+    projection.project(session, collection, item_id, obj, new=previous is None)
+    return stored, previous
 
 
 def delete_item(session: Session, collection: DavCollection, href: str) -> StoredItem:

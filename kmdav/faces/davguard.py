@@ -108,7 +108,7 @@ class DavGuard:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        state.reset()
+        state.begin_request()
         token = request_context.set(
             f"{environ.get('REQUEST_METHOD', '-')} {environ.get('SCRIPT_NAME', '')}"
             f"{environ.get('PATH_INFO', '')}"
@@ -128,13 +128,13 @@ class DavGuard:
             )
             return [body]
         finally:
-            state.reset()
+            state.end_request()
             request_context.reset(token)
 
     def _prepare(self, environ: dict[str, Any]) -> None:
         for header in _PROXY_HEADERS:
             environ.pop(header, None)
-        path = environ.get("PATH_INFO", "")
+        path = self._utf8_path(environ)
         if "\x00" in path or "\\" in path or _BAD_SEGMENT.search(path):
             raise BadRequest("400 Bad Request", "the path contains '.', '..', '\\' or NUL segments")
         self._throttle(environ)
@@ -155,6 +155,22 @@ class DavGuard:
                 state.put_body = None  # Radicale decodes other charsets itself
         elif body.strip():
             check_xml(body)
+
+    @staticmethod
+    def _utf8_path(environ: dict[str, Any]) -> str:
+        """PATH_INFO as text, the way Radicale's own server passes it.
+
+        PEP 3333 hands the path over as bytes decoded as latin-1 (a2wsgi does
+        so); Radicale expects the decoded UTF-8 text, or ``café.vcf`` would be
+        stored and listed as ``cafÃ©.vcf``.
+        """
+        raw = environ.get("PATH_INFO", "")
+        try:
+            path: str = raw.encode("latin-1").decode("utf-8")
+        except UnicodeError as exc:
+            raise BadRequest("400 Bad Request", "the path is not valid UTF-8") from exc
+        environ["PATH_INFO"] = path
+        return path
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
         length_header = environ.get("CONTENT_LENGTH") or ""

@@ -54,11 +54,22 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    data_dir: Path, database_url: str, *, workers: int = 1, admin_password: str = "admin-password-1"
+    data_dir: Path,
+    database_url: str,
+    *,
+    workers: int = 1,
+    admin_password: str = "admin-password-1",
+    init: bool = True,
 ) -> Iterator[LiveServer]:
-    """``kmdav init`` then ``kmdav serve`` on a free port; stopped afterwards."""
+    """``kmdav init`` then ``kmdav serve`` on a free port; stopped afterwards.
+
+    ``init=False`` skips ``kmdav init``: for a second server on a database
+    another one already set up (the caller prepares ``data_dir``, e.g. with
+    the first server's ``secret_key``).
+    """
     env = {"KMDAV_LOG_LEVEL": "WARNING", "KMDAV_DATABASE_URL": database_url}
-    run_cli("init", "--data-dir", str(data_dir), "--admin-password", admin_password, env=env)
+    if init:
+        run_cli("init", "--data-dir", str(data_dir), "--admin-password", admin_password, env=env)
     port = free_port()
     log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(

@@ -67,6 +67,7 @@ def http_date(stored: StoredItem | CollectionRow) -> str:
 class CollectionGetMixin:
     _row: CollectionRow | None
     _with_bodies: bool = False
+    _bodiless: dict[str, Item] = {}  # noqa: RUF012 - replaced per instance, never mutated
 
     def session(self) -> ContextManager[Session]:
         raise NotImplementedError
@@ -116,6 +117,10 @@ class CollectionGetMixin:
                 self.make_item(StoredItem.of(r, with_body=bodies))
                 for r in repository.all_items(session, self._row.id, with_body=bodies)
             ]
+        if not bodies:
+            # Should Radicale want one body of this listing (getcontentlength,
+            # allprop), it will want them all: load_body reads them together.
+            self._bodiless = {item.href: item for item in items if item.href}
         yield from items
 
     def serialize(self, *args: Any, **kwargs: Any) -> str:
@@ -131,8 +136,16 @@ class CollectionGetMixin:
     def load_body(self, href: str) -> str | None:
         if self._row is None:
             return None
+        pending = self._bodiless
         with self.session() as session:
-            return repository.item_body(session, self._row.id, href)
+            if href not in pending:
+                return repository.item_body(session, self._row.id, href)
+            bodies = repository.item_bodies(session, self._row.id, list(pending))
+        for other, item in pending.items():
+            if item._text is None and other in bodies:
+                item._text = bodies[other]
+        self._bodiless = {}
+        return bodies.get(href)
 
     def has_uid(self, uid: str) -> bool:
         if self._row is None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from contextlib import AbstractContextManager as ContextManager
 from typing import TYPE_CHECKING, Any
 
-from radicale import item as radicale_item
 from radicale import pathutils
 from sqlalchemy.orm import Session
 
 from kmdav.dav import repository, service
+from kmdav.dav.bodies import single_object_uid
 from kmdav.dav.context import state
 
 from .errors import translated
@@ -67,14 +67,5 @@ class CollectionUploadMixin:
         target = pathutils.strip_path(pathutils.sanitize_path(request_path))
         if target != f"{self.path}/{href}":
             return None
-        try:
-            components = radicale_item.read_components(text)
-        except Exception:  # Radicale parsed it; if we cannot, use its text
-            return None
-        if len(components) != 1:
-            return None
-        try:
-            uid = radicale_item.get_uid_from_object(components[0])
-        except Exception:
-            return None
-        return text if uid == item.uid else None
+        # A line scan, not a second parse: Radicale has just parsed this body.
+        return text if single_object_uid(text) == item.uid else None

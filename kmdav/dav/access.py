@@ -43,7 +43,7 @@ def effective_group_ids(session: Session, user_id: int) -> set[int]:
     )
     if not direct:
         return set()
-    parents = dict(session.execute(select(Group.id, Group.parent_id)).tuples().all())
+    parents: dict[int, int | None] = dict(session.execute(select(Group.id, Group.parent_id)).all())
     result: set[int] = set()
     for group_id in direct:
         current: int | None = group_id
@@ -76,7 +76,7 @@ def aliases_for(session: Session, username: str, company_book: str) -> dict[str,
         select(DavCollection.path, DavCollection.owner_id, CollectionShare.access)
         .join(CollectionShare, CollectionShare.collection_id == DavCollection.id)
         .where(subject)
-    ).tuples()
+    ).all()
     for path, owner_id, access in rows:
         if owner_id == user.id:
             continue

@@ -127,7 +127,7 @@ def _project_card(
             select(CustomFieldDefinition.id, CustomFieldDefinition.key).where(
                 CustomFieldDefinition.key.in_(list(fields.custom))
             )
-        ).tuples()
+        ).all()
         rows = [
             {
                 "contact_id": contact_id,

@@ -148,6 +148,20 @@ def all_items(session: Session, collection_id: int, *, with_body: bool = True) -
     return list(session.scalars(query))
 
 
+def item_bodies(session: Session, collection_id: int, hrefs: Iterable[str]) -> dict[str, str]:
+    wanted = list(hrefs)
+    bodies: dict[str, str] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        rows = session.execute(
+            select(DavItem.href, DavItem.body).where(
+                DavItem.collection_id == collection_id,
+                DavItem.href.in_(wanted[start : start + IN_CHUNK]),
+            )
+        )
+        bodies.update((href, body) for href, body in rows)
+    return bodies
+
+
 def item_body(session: Session, collection_id: int, href: str) -> str | None:
     return session.scalar(
         select(DavItem.body).where(DavItem.collection_id == collection_id, DavItem.href == href)

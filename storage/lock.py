@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from kmdav.dav.context import session_scope, state
+from kmdav.dav.context import request_read_session, session_scope, state
 
 if TYPE_CHECKING:
     from kmdav.db import Database
@@ -31,11 +31,18 @@ class StorageLockMixin:
         if state.session is not None:  # already inside this request's transaction
             yield
             return
-        state.close_read_session()
         if mode != "w" and state.in_request:
-            with self._read_snapshot():
+            # The request's read snapshot serves the read lock and lives on
+            # for the answer Radicale builds after unlocking (see
+            # ``request_read_session``): one snapshot, one connection.
+            state.session = request_read_session(self.database)
+            try:
                 yield
+            finally:
+                state.session = None
             return
+        # A writer must see the newest state: drop the read snapshot first.
+        state.close_read_session()
         with self.database.transaction("write" if mode == "w" else "read") as session:
             state.session = session
             try:
@@ -45,36 +52,6 @@ class StorageLockMixin:
             finally:
                 state.session = None
                 state.cache.clear()
-
-    @contextmanager
-    def _read_snapshot(self) -> Iterator[None]:
-        """A read lock whose transaction lives on as the request's read session.
-
-        Radicale builds PROPFIND and REPORT answers after releasing the lock,
-        and item bodies load lazily then (``getcontentlength``, address-data
-        of a query).  Reading them in a new transaction paired the ETags of one
-        state with the bodies of a later one, and a card deleted in between
-        made the whole listing fail with 500.  Keeping the lock's snapshot to
-        the end of the request (``end_request`` closes it) answers from one
-        state: SQLite's deferred read transaction is a snapshot already, on
-        PostgreSQL it takes REPEATABLE READ (a reader never waits or fails).
-        """
-        session = self.database.sessions()
-        try:
-            if session.get_bind().dialect.name == "sqlite":
-                session.connection(execution_options={"kmdav_tx": "read"})
-            else:
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            state.session = session
-            try:
-                yield
-            finally:
-                state.session = None
-                state.cache.clear()
-        except BaseException:
-            session.close()
-            raise
-        state.read_session = session
 
     def _lock_collections(self, session: Session, *paths: Any) -> None:
         keys = sorted({self._lock_key(session, p) for p in paths if p})

@@ -67,12 +67,25 @@ def session_scope(database: Database) -> Iterator[Session]:
         yield state.session
         return
     if state.in_request:
-        if state.read_session is None:
-            session = database.sessions()
-            if session.get_bind().dialect.name == "sqlite":
-                session.connection(execution_options={"kmdav_tx": "read"})
-            state.read_session = session
-        yield state.read_session
+        yield request_read_session(database)
         return
     with database.transaction("read") as session:
         yield session
+
+
+def request_read_session(database: Database) -> Session:
+    """The request's read transaction, opened on first use.
+
+    A snapshot for the rest of the request: SQLite's deferred read
+    transaction is one already; on PostgreSQL it runs at REPEATABLE READ, so
+    an answer Radicale builds after its lock pairs ETags and bodies of one
+    state (a reader there never waits and never fails on a conflict).
+    """
+    if state.read_session is None:
+        session = database.sessions()
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={"kmdav_tx": "read"})
+        else:
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        state.read_session = session
+    return state.read_session

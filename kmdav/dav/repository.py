@@ -124,6 +124,20 @@ def get_item(session: Session, collection_id: int, href: str) -> DavItem | None:
     ).one_or_none()
 
 
+def items_at_href_or_uid(
+    session: Session, collection_id: int, href: str, uid: str
+) -> list[DavItem]:
+    """The item at ``href`` and any item carrying ``uid``, in one query."""
+    return list(
+        session.scalars(
+            select(DavItem).where(
+                DavItem.collection_id == collection_id,
+                (DavItem.href == href) | (DavItem.uid == uid),
+            )
+        )
+    )
+
+
 def get_items(session: Session, collection_id: int, hrefs: Iterable[str]) -> list[DavItem]:
     wanted = list(dict.fromkeys(hrefs))
     found: list[DavItem] = []

@@ -106,11 +106,13 @@ def store_item(
     _check_component(collection, obj)
     if not obj.uid:
         raise ValidationError("the object has no UID")
-    holder = repository.href_for_uid(session, collection.id, obj.uid)
-    if holder is not None and holder != href:
-        raise UidConflictError(obj.uid, holder)
+    row = None
+    for found in repository.items_at_href_or_uid(session, collection.id, href, obj.uid):
+        if found.href == href:
+            row = found
+        else:  # RFC 4791 5.3.2.1 / RFC 6352 6.3.2.1: one UID per collection
+            raise UidConflictError(obj.uid, found.href)
     etag = compute_etag(obj.text)
-    row = repository.get_item(session, collection.id, href)
     previous = StoredItem.of(row) if row is not None else None
     if row is not None and previous is not None and row.etag == etag:
         return previous, previous

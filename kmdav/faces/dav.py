@@ -8,6 +8,7 @@ factories (Radicale builds each plugin twice per application).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
@@ -28,6 +29,20 @@ MOUNT = "/dav"
 DAV_THREADS = 16
 
 
+class PluginFactory:
+    """Builds a plugin for Radicale; named so Radicale's log lines say which."""
+
+    def __init__(self, name: str, build: Callable[[Any], Any]) -> None:
+        self.name = name
+        self.build = build
+
+    def __call__(self, configuration: Any) -> Any:
+        return self.build(configuration)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 def radicale_configuration(settings: Settings, database: Database) -> Any:
     storage_module = importlib.import_module("kmdav.storage")
     plugins = importlib.import_module("kmdav.plugins")
@@ -37,15 +52,22 @@ def radicale_configuration(settings: Settings, database: Database) -> Any:
     configuration.update(
         {
             "auth": {
-                "type": lambda conf: plugins.Auth(conf, database, throttle, dav.auth_cache_seconds),
+                "type": PluginFactory(
+                    "kmdav.plugins.Auth",
+                    lambda conf: plugins.Auth(conf, database, throttle, dav.auth_cache_seconds),
+                ),
                 "delay": "0",
             },
             "rights": {
-                "type": lambda conf: plugins.Rights(conf, database, dav.company_addressbook)
+                "type": PluginFactory(
+                    "kmdav.plugins.Rights",
+                    lambda conf: plugins.Rights(conf, database, dav.company_addressbook),
+                )
             },
             "storage": {
-                "type": lambda conf: storage_module.Storage(
-                    conf, database, dav.company_addressbook
+                "type": PluginFactory(
+                    "kmdav.storage.Storage",
+                    lambda conf: storage_module.Storage(conf, database, dav.company_addressbook),
                 ),
                 "predefined_collections": "",
             },

@@ -12,6 +12,7 @@ import binascii
 import io
 import logging
 import re
+import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 from xml.parsers import expat
@@ -109,10 +110,7 @@ class DavGuard:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         state.begin_request()
-        token = request_context.set(
-            f"{environ.get('REQUEST_METHOD', '-')} {environ.get('SCRIPT_NAME', '')}"
-            f"{environ.get('PATH_INFO', '')}"
-        )
+        token = request_context.set(self._log_context(environ))
         try:
             self._prepare(environ)
             return list(self.app(environ, start_response))
@@ -130,6 +128,21 @@ class DavGuard:
         finally:
             state.end_request()
             request_context.reset(token)
+
+    @staticmethod
+    def _log_context(environ: dict[str, Any]) -> str:
+        """``<request id> <user> <METHOD> <path>`` for every log line of the request.
+
+        The user is the login name the client sent (not yet verified); the
+        request id is the proxy's X-Request-ID when there is one.
+        """
+        request_id = environ.get("HTTP_X_REQUEST_ID", "")[:36] or secrets.token_hex(4)
+        try:
+            user = _basic_user(environ) or "-"
+        except BadRequest:
+            user = "?"
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        return f"{request_id} {user} {environ.get('REQUEST_METHOD', '-')} {path}"
 
     def _prepare(self, environ: dict[str, Any]) -> None:
         for header in _PROXY_HEADERS:

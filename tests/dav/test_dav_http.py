@@ -384,3 +384,16 @@ def test_path_tricks_are_refused(dav_server: Any) -> None:
     raw = f"{dav_server.url}/dav/admin/contacts/%2e%2e/%2e%2e/bob/contacts/"
     response = httpx.request("PROPFIND", raw, auth=("admin", "admin-password-1"))
     assert response.status_code == 400
+
+
+def test_log_lines_carry_request_id_user_and_path(admin: httpx.Client, dav_server: Any) -> None:
+    admin.put(
+        "/dav/admin/contacts/logged.vcf",
+        content=b"BEGIN:VCARD\r\nFN:broken",
+        headers={**VCARD, "X-Request-ID": "req-7f3a9c"},
+    )
+    log = (dav_server.data_dir / "server.log").read_text(errors="replace")
+    lines = [line for line in log.splitlines() if "req-7f3a9c" in line]
+    assert lines, log[-2000:]
+    assert all("req-7f3a9c admin PUT /dav/admin/contacts/logged.vcf" in line for line in lines)
+    assert "admin-password-1" not in log

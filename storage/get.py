@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from kmdav.dav import repository
 from kmdav.dav.cardfilter import candidate_hrefs
-from kmdav.dav.service import CALENDAR_COMPONENTS, StoredItem
+from kmdav.dav.items import StoredItem
+from kmdav.dav.service import CALENDAR_COMPONENTS
 
 from .rows import CollectionRow
 
@@ -102,8 +103,8 @@ class CollectionGetMixin:
             return
         with self.session() as session:
             found = {
-                row.href: self.make_item(StoredItem.of(row))
-                for row in repository.get_items(session, self._row.id, wanted)
+                stored.href: self.make_item(stored)
+                for stored in repository.item_snapshots_at(session, self._row.id, wanted)
             }
         for href in dict.fromkeys(wanted):
             yield href, found.get(href)
@@ -114,8 +115,8 @@ class CollectionGetMixin:
         bodies = self._with_bodies
         with self.session() as session:
             items = [
-                self.make_item(StoredItem.of(r, with_body=bodies))
-                for r in repository.all_items(session, self._row.id, with_body=bodies)
+                self.make_item(stored)
+                for stored in repository.item_snapshots(session, self._row.id, with_body=bodies)
             ]
         if not bodies:
             # Should Radicale want one body of this listing (getcontentlength,
@@ -165,8 +166,8 @@ class CollectionGetMixin:
             return
         tag, start, end, simple = radicale_filter.simplify_prefilters(filters, row.tag)
         with self.session() as session:
-            rows = repository.items_in_range(session, row.id, tag, start, end)
-            items = [self.make_item(StoredItem.of(r)) for r in rows]
+            snapshots = repository.item_snapshots_in_range(session, row.id, tag, start, end)
+            items = [self.make_item(stored) for stored in snapshots]
         for item in items:
             istart, iend = item.time_range
             yield item, bool(simple and (start <= istart or iend <= end))
@@ -177,9 +178,9 @@ class CollectionGetMixin:
         with self.session() as session:
             hrefs = candidate_hrefs(session, row.id, filters)
             if hrefs is None:
-                rows = repository.all_items(session, row.id)
+                snapshots = repository.item_snapshots(session, row.id)
             else:
-                rows = repository.get_items(session, row.id, hrefs)
-            items = [self.make_item(StoredItem.of(r)) for r in rows]
+                snapshots = repository.item_snapshots_at(session, row.id, hrefs)
+            items = [self.make_item(stored) for stored in snapshots]
         for item in items:
             yield item, False

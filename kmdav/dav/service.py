@@ -9,7 +9,6 @@ transaction.  Functions flush; they never commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from hashlib import sha256
 from typing import Any
 
@@ -17,8 +16,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from kmdav.dav import projection, repository
+from kmdav.dav.items import StoredItem
 from kmdav.errors import NotFoundError, UidConflictError, ValidationError
-from kmdav.models import CalendarObject, Contact, DavCollection, DavItem, utcnow
+from kmdav.models import CalendarObject, Contact, DavCollection, utcnow
 
 CALENDAR_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
 CARD_COMPONENTS = frozenset({"VCARD", "VLIST"})
@@ -44,34 +44,6 @@ class DavObject:
     dtstart: int
     dtend: int
     parsed: Any = None
-
-
-@dataclass(frozen=True)
-class StoredItem:
-    """A snapshot of an item row, safe to use after the transaction ends."""
-
-    href: str
-    uid: str
-    etag: str
-    #: ``None`` when only the head was read (listings that need no body).
-    text: str | None
-    component: str
-    dtstart: int
-    dtend: int
-    modified_at: datetime
-
-    @classmethod
-    def of(cls, row: DavItem, *, with_body: bool = True) -> StoredItem:
-        return cls(
-            href=row.href,
-            uid=row.uid,
-            etag=row.etag,
-            text=row.body if with_body else None,
-            component=row.component,
-            dtstart=row.dtstart,
-            dtend=row.dtend,
-            modified_at=row.modified_at,
-        )
 
 
 def compute_etag(text: str) -> str:
@@ -210,8 +182,8 @@ def create_collection(
             session, path, owner_id=owner_id, tag=tag, props=meta
         )
     else:
-        for row in repository.all_items(session, collection.id):
-            replaced[row.href] = delete_item(session, collection, row.href)
+        for old in repository.item_snapshots(session, collection.id, with_body=False):
+            replaced[old.href] = delete_item(session, collection, old.href)
         collection.tag = tag
         collection.props = meta
         repository.touch(session, collection)

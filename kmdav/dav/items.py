@@ -1,0 +1,36 @@
+"""Item snapshots that cross layers (repository -> service -> storage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kmdav.models import DavItem
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A snapshot of an item row, safe to use after the transaction ends."""
+
+    href: str
+    uid: str
+    etag: str
+    #: ``None`` when only the head was read (listings that need no body).
+    text: str | None
+    component: str
+    dtstart: int
+    dtend: int
+    modified_at: datetime
+
+    @classmethod
+    def of(cls, row: DavItem, *, with_body: bool = True) -> StoredItem:
+        return cls(
+            href=row.href,
+            uid=row.uid,
+            etag=row.etag,
+            text=row.body if with_body else None,
+            component=row.component,
+            dtstart=row.dtstart,
+            dtend=row.dtend,
+            modified_at=row.modified_at,
+        )

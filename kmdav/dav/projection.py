@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import vobject
 from sqlalchemy import Connection, delete, insert, select, update
@@ -88,40 +88,17 @@ def _project_card(
         connection.execute(update(Contact).where(Contact.id == contact_id).values(**values))
         for model in (ContactEmail, ContactPhone, ContactAddress, CustomFieldValue):
             connection.execute(delete(model).where(model.contact_id == contact_id))
-    if fields.emails:
-        connection.execute(
-            insert(ContactEmail),
-            [
-                {
-                    "contact_id": contact_id,
-                    "position": i,
-                    "value": e.value[:320],
-                    "label": e.label[:100],
-                }
-                for i, e in enumerate(fields.emails)
-            ],
-        )
-    if fields.phones:
-        connection.execute(
-            insert(ContactPhone),
-            [
-                {
-                    "contact_id": contact_id,
-                    "position": i,
-                    "value": p.value[:100],
-                    "label": p.label[:100],
-                }
-                for i, p in enumerate(fields.phones)
-            ],
-        )
-    if fields.addresses:
-        connection.execute(
-            insert(ContactAddress),
-            [
-                {"contact_id": contact_id, "position": i, **asdict(a)}
-                for i, a in enumerate(fields.addresses)
-            ],
-        )
+    lists: tuple[tuple[type[Any], list[dict[str, Any]]], ...] = (
+        (ContactEmail, [{"value": e.value[:320], "label": e.label[:100]} for e in fields.emails]),
+        (ContactPhone, [{"value": p.value[:100], "label": p.label[:100]} for p in fields.phones]),
+        (ContactAddress, [asdict(a) for a in fields.addresses]),
+    )
+    for model, rows in lists:
+        if rows:
+            connection.execute(
+                insert(model),
+                [{"contact_id": contact_id, "position": i, **row} for i, row in enumerate(rows)],
+            )
     if fields.custom:
         definitions = connection.execute(
             select(CustomFieldDefinition.id, CustomFieldDefinition.key).where(

@@ -45,7 +45,9 @@ _PROXY_HEADERS = (
 _BAD_SEGMENT = re.compile(r"(^|/)\.{1,2}(/|$)")
 
 
-class BadRequest(Exception):
+class EarlyAnswer(Exception):
+    """An answer given before Radicale sees the request (mostly a refusal)."""
+
     def __init__(self, status: str, message: str, headers: list[tuple[str, str]] | None = None):
         super().__init__(message)
         self.status = status
@@ -62,17 +64,17 @@ def check_xml(body: bytes) -> None:
         nonlocal depth
         depth += 1
         if depth > MAX_XML_DEPTH:
-            raise BadRequest("400 Bad Request", f"XML nested deeper than {MAX_XML_DEPTH} levels")
+            raise EarlyAnswer("400 Bad Request", f"XML nested deeper than {MAX_XML_DEPTH} levels")
 
     def end(name: str) -> None:
         nonlocal depth
         depth -= 1
 
     def doctype(*args: Any) -> None:
-        raise BadRequest("400 Bad Request", "XML with a DOCTYPE is not accepted")
+        raise EarlyAnswer("400 Bad Request", "XML with a DOCTYPE is not accepted")
 
     def entity(*args: Any) -> None:
-        raise BadRequest("400 Bad Request", "XML entity declarations are not accepted")
+        raise EarlyAnswer("400 Bad Request", "XML entity declarations are not accepted")
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
@@ -81,7 +83,7 @@ def check_xml(body: bytes) -> None:
     try:
         parser.Parse(body, True)
     except expat.ExpatError as exc:
-        raise BadRequest(
+        raise EarlyAnswer(
             "400 Bad Request", f"the request body is not well-formed XML: {exc}"
         ) from exc
 
@@ -93,10 +95,10 @@ def _basic_user(environ: dict[str, Any]) -> str | None:
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("400 Bad Request", "malformed Basic credentials") from exc
+        raise EarlyAnswer("400 Bad Request", "malformed Basic credentials") from exc
     user, sep, _ = decoded.partition(":")
     if not sep:
-        raise BadRequest("400 Bad Request", "malformed Basic credentials")
+        raise EarlyAnswer("400 Bad Request", "malformed Basic credentials")
     return user
 
 
@@ -114,7 +116,7 @@ class DavGuard:
         try:
             self._prepare(environ)
             return list(self.app(environ, start_response))
-        except BadRequest as exc:
+        except EarlyAnswer as exc:
             body = (str(exc) + "\n").encode()
             start_response(
                 exc.status,
@@ -139,7 +141,7 @@ class DavGuard:
         request_id = environ.get("HTTP_X_REQUEST_ID", "")[:36] or secrets.token_hex(4)
         try:
             user = _basic_user(environ) or "-"
-        except BadRequest:
+        except EarlyAnswer:
             user = "?"
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         return f"{request_id} {user} {environ.get('REQUEST_METHOD', '-')} {path}"
@@ -149,16 +151,21 @@ class DavGuard:
             environ.pop(header, None)
         path = self._utf8_path(environ)
         if "\x00" in path or "\\" in path or _BAD_SEGMENT.search(path):
-            raise BadRequest("400 Bad Request", "the path contains '.', '..', '\\' or NUL segments")
-        self._throttle(environ)
+            raise EarlyAnswer(
+                "400 Bad Request", "the path contains '.', '..', '\\' or NUL segments"
+            )
         method = environ.get("REQUEST_METHOD", "").upper()
+        if method in {"GET", "HEAD"} and (path in {"", "/"} or path.startswith("/.web")):
+            # Radicale's own web pages stay off: people land on kmdav's front page.
+            raise EarlyAnswer("302 Found", "kmdav's pages are at /", [("Location", "/")])
+        self._throttle(environ)
         if method not in BODY_METHODS:
             return
         body = self._read_body(environ)
         content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
         if method == "PUT":
             if content_type and content_type not in PUT_TYPES:
-                raise BadRequest(
+                raise EarlyAnswer(
                     "415 Unsupported Media Type",
                     f"PUT takes text/calendar or text/vcard, not {content_type}",
                 )
@@ -181,7 +188,7 @@ class DavGuard:
         try:
             path: str = raw.encode("latin-1").decode("utf-8")
         except UnicodeError as exc:
-            raise BadRequest("400 Bad Request", "the path is not valid UTF-8") from exc
+            raise EarlyAnswer("400 Bad Request", "the path is not valid UTF-8") from exc
         environ["PATH_INFO"] = path
         return path
 
@@ -192,9 +199,9 @@ class DavGuard:
             try:
                 length = int(length_header)
             except ValueError as exc:
-                raise BadRequest("400 Bad Request", "invalid Content-Length") from exc
+                raise EarlyAnswer("400 Bad Request", "invalid Content-Length") from exc
             if length > self.max_body:
-                raise BadRequest(
+                raise EarlyAnswer(
                     "413 Content Too Large",
                     f"the request body is larger than the limit of {self.max_body} bytes",
                 )
@@ -202,7 +209,7 @@ class DavGuard:
         else:  # chunked: read at most one byte past the limit
             body = stream.read(self.max_body + 1)
             if len(body) > self.max_body:
-                raise BadRequest(
+                raise EarlyAnswer(
                     "413 Content Too Large",
                     f"the request body is larger than the limit of {self.max_body} bytes",
                 )
@@ -218,7 +225,7 @@ class DavGuard:
         wait = self.throttle.retry_after(user, address)
         if wait:
             logger.warning("login of %r from %s throttled for %d s", user, address, wait)
-            raise BadRequest(
+            raise EarlyAnswer(
                 "429 Too Many Requests",
                 f"too many failed logins for {user!r} from this address; "
                 f"try again in {wait} seconds",

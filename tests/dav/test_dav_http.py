@@ -397,3 +397,11 @@ def test_log_lines_carry_request_id_user_and_path(admin: httpx.Client, dav_serve
     assert lines, log[-2000:]
     assert all("req-7f3a9c admin PUT /dav/admin/contacts/logged.vcf" in line for line in lines)
     assert "admin-password-1" not in log
+
+
+def test_radicale_web_pages_stay_off(dav_server: Any) -> None:
+    for path in ("/dav/", "/dav/.web", "/dav/.web/index.html"):
+        response = httpx.get(dav_server.url + path, follow_redirects=False)
+        assert response.status_code == 302, path
+        assert response.headers["location"] == "/"
+    assert "Radicale" not in httpx.get(dav_server.url + "/dav/", follow_redirects=True).text

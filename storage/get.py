@@ -93,8 +93,8 @@ class CollectionGetMixin:
         if self._row is None:
             return None
         with self.session() as session:
-            row = repository.get_item(session, self._row.id, href)
-            return self.make_item(StoredItem.of(row)) if row is not None else None
+            found = repository.item_snapshots_at(session, self._row.id, [href])
+        return self.make_item(found[0]) if found else None
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, Item | None]]:
         wanted = list(hrefs)  # Radicale's generator has side effects: drain it first

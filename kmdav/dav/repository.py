@@ -127,6 +127,11 @@ _HEAD = (
 )
 
 
+def _head(values: Any) -> StoredItem:
+    href, uid, etag, component, dtstart, dtend, modified_at = values
+    return StoredItem(href, uid, etag, None, component, dtstart, dtend, modified_at)
+
+
 def _snapshots(session: Session, query: Any, with_body: bool) -> list[StoredItem]:
     """Rows as snapshots without ORM objects: listings of 10,000 cards spend
     most of their time building ORM instances otherwise."""
@@ -189,16 +194,16 @@ def get_item(session: Session, collection_id: int, href: str) -> DavItem | None:
 
 def items_at_href_or_uid(
     session: Session, collection_id: int, href: str, uid: str
-) -> list[DavItem]:
-    """The item at ``href`` and any item carrying ``uid``, in one query."""
-    return list(
-        session.scalars(
-            select(DavItem).where(
-                DavItem.collection_id == collection_id,
-                (DavItem.href == href) | (DavItem.uid == uid),
-            )
+) -> list[tuple[int, StoredItem]]:
+    """(id, head) of the item at ``href`` and of any item carrying ``uid``,
+    in one query; the heads carry no body."""
+    rows = session.execute(
+        select(DavItem.id, *_HEAD).where(
+            DavItem.collection_id == collection_id,
+            (DavItem.href == href) | (DavItem.uid == uid),
         )
     )
+    return [(row[0], _head(row[1:])) for row in rows]
 
 
 def item_bodies(session: Session, collection_id: int, hrefs: Iterable[str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ transaction.  Functions flush; they never commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from hashlib import sha256
 from typing import Any
 
@@ -78,16 +78,16 @@ def store_item(
     _check_component(collection, obj)
     if not obj.uid:
         raise ValidationError("the object has no UID")
-    row = None
-    for found in repository.items_at_href_or_uid(session, collection.id, href, obj.uid):
+    item_id = previous = None
+    for found_id, found in repository.items_at_href_or_uid(session, collection.id, href, obj.uid):
         if found.href == href:
-            row = found
+            item_id, previous = found_id, found
         else:  # RFC 4791 5.3.2.1 / RFC 6352 6.3.2.1: one UID per collection
             raise UidConflictError(obj.uid, found.href)
     etag = compute_etag(obj.text)
-    previous = StoredItem.of(row) if row is not None else None
-    if row is not None and previous is not None and row.etag == etag:
-        return previous, previous
+    if previous is not None and previous.etag == etag:
+        unchanged = replace(previous, text=obj.text)
+        return unchanged, unchanged
     revision = repository.bump_revision(session, collection)
     stored = StoredItem(
         href=href,
@@ -99,9 +99,7 @@ def store_item(
         dtend=obj.dtend,
         modified_at=utcnow(),
     )
-    item_id = repository.write_item(
-        session, collection.id, row.id if row is not None else None, stored, revision
-    )
+    item_id = repository.write_item(session, collection.id, item_id, stored, revision)
     repository.add_change(session, collection.id, revision, href, deleted=False)
     projection.project(session, collection, item_id, obj, new=previous is None)
     return stored, previous

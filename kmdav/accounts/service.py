@@ -69,15 +69,18 @@ def validate_password(password: str) -> str:
 
 def validate_email(email: str | None) -> str | None:
     """The trimmed address, ``None`` for none; a plain shape check only
-    (one ``@``, something either side, no spaces): delivery proves the rest."""
+    (an ``@``, a dotted domain, no spaces or brackets): delivery proves the rest."""
     if email is None or not email.strip():
         return None
     address = email.strip()
     local, at, domain = address.rpartition("@")
     if not at or not local or "." not in domain.strip(".") or len(address) > 320:
         raise ValidationError("enter an e-mail address like name@example.com", field="email")
-    if any(char.isspace() for char in address):
-        raise ValidationError("e-mail addresses contain no spaces", field="email")
+    if any(char.isspace() or char in '<>()[]\\,;:"' for char in address):
+        raise ValidationError(
+            'e-mail addresses contain no spaces and none of < > ( ) [ ] , ; : \\ "',
+            field="email",
+        )
     return address
 
 

@@ -232,12 +232,15 @@ def page(*, admin: bool = False) -> Callable[[Handler], Callable[[Request], Resp
         def endpoint(request: Request) -> Response:
             web = web_of(request)
             stored = web.sessions.read(request)
-            with web.database.transaction("read") as session:
-                viewer = _admit(request, web, session, stored, admin)
-                if isinstance(viewer, Response):
-                    return viewer
-                assert stored is not None  # a viewer comes from a session
-                return handler(Call(request, web, session, stored, viewer))
+            try:
+                with web.database.transaction("read") as session:
+                    viewer = _admit(request, web, session, stored, admin)
+                    if isinstance(viewer, Response):
+                        return viewer
+                    assert stored is not None  # a viewer comes from a session
+                    return handler(Call(request, web, session, stored, viewer))
+            except NotFoundError as error:
+                return error_page(request, web, 404, str(error))
 
         endpoint.__name__ = handler.__name__
         return endpoint

@@ -54,9 +54,16 @@ def test_not_exactly_one_uid(text: str) -> None:
 
 
 @given(
-    uid=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cc", "Cs", "Zl", "Zp"]),
-                min_size=1, max_size=80).map(str.strip).filter(bool),
-    name=st.text(min_size=1, max_size=40).filter(lambda s: s.strip() and "\r" not in s and "\n" not in s),
+    uid=st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=["Cc", "Cs", "Zl", "Zp"]),
+        min_size=1,
+        max_size=80,
+    )
+    .map(str.strip)
+    .filter(bool),
+    name=st.text(min_size=1, max_size=40).filter(
+        lambda s: s.strip() and "\r" not in s and "\n" not in s
+    ),
 )
 def test_scan_agrees_with_vobject(uid: str, name: str) -> None:
     text = vobject.vCard()

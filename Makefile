@@ -23,11 +23,13 @@ run: setup
 	test -f $(DATA_DIR)/secret_key || $(BIN)/kmdav init --data-dir $(DATA_DIR)
 	$(BIN)/kmdav serve --data-dir $(DATA_DIR)
 
-# Debian packages the interoperability tests drive (litmus: WebDAV basics).
+# Debian packages the tests drive: litmus (WebDAV basics) and chromium with
+# its driver (the browser tests; Playwright never downloads a browser).
+SYSTEM_PACKAGES := litmus chromium chromium-driver
 system-packages:
-	@command -v litmus >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq litmus >/dev/null; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq litmus >/dev/null; fi; }
+	@{ command -v litmus >/dev/null && test -x /usr/bin/chromium; } || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from kmdav import __version__, migrate
 from kmdav.db import Database, ping
 from kmdav.faces.dav import dav_routes
+from kmdav.faces.web import web_routes
 from kmdav.log import configure_logging
 from kmdav.settings import Settings, load_settings
 
@@ -66,7 +67,12 @@ def create_app(settings: Settings) -> Starlette:
         return HTMLResponse(page)
 
     app = Starlette(
-        routes=[Route("/", index), Route("/healthz", healthz), *dav_routes(settings, database)],
+        routes=[
+            Route("/", index),
+            Route("/healthz", healthz),
+            *dav_routes(settings, database),
+            *web_routes(settings, database),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings

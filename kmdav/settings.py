@@ -47,6 +47,16 @@ class DavSettings(BaseModel):
     company_addressbook: str = "company/contacts"
 
 
+class WebSettings(BaseModel):
+    """The browser face under ``/web/``."""
+
+    #: Seconds a web login lasts before the user logs in again.
+    session_seconds: int = Field(default=12 * 3600, ge=60)
+    #: Failed web logins per (login name, address) tolerated within the window.
+    login_failures_allowed: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=300, ge=1)
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -74,6 +84,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     server: ServerSettings = ServerSettings()
     dav: DavSettings = DavSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -67,6 +67,23 @@ def validate_password(password: str) -> str:
     return password
 
 
+def validate_email(email: str | None) -> str | None:
+    """The trimmed address, ``None`` for none; a plain shape check only
+    (an ``@``, a dotted domain, no spaces or brackets): delivery proves the rest."""
+    if email is None or not email.strip():
+        return None
+    address = email.strip()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "." not in domain.strip(".") or len(address) > 320:
+        raise ValidationError("enter an e-mail address like name@example.com", field="email")
+    if any(char.isspace() or char in '<>()[]\\,;:"' for char in address):
+        raise ValidationError(
+            'e-mail addresses contain no spaces and none of < > ( ) [ ] , ; : \\ "',
+            field="email",
+        )
+    return address
+
+
 def get_user(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).one_or_none()
 
@@ -75,6 +92,13 @@ def require_user(session: Session, username: str) -> User:
     user = get_user(session, username)
     if user is None:
         raise NotFoundError(f"no user named {username!r}")
+    return user
+
+
+def require_user_by_id(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("no such user")
     return user
 
 
@@ -94,12 +118,15 @@ def create_user(
 ) -> User:
     """Create a user with a default address book, calendar and task list."""
     name = validate_username(username)
+    if len(display_name.strip()) > 200:
+        raise ValidationError("display names have at most 200 characters", field="display_name")
     validate_password(password)
     if get_user(session, name) is not None:
         raise ValidationError(f"a user named {name!r} already exists", field="username")
-    if email is not None:
-        email = email.strip() or None
-    if email is not None and session.scalar(select(User.id).where(User.email == email)):
+    email = validate_email(email)
+    if email is not None and session.scalar(
+        select(User.id).where(func.lower(User.email) == email.casefold())
+    ):
         raise ValidationError(f"the e-mail address {email!r} is in use", field="email")
     user = User(
         username=name,
@@ -135,6 +162,20 @@ def set_active(
     user.is_active = active
     session.flush()
     audit.record(session, actor, "user.enable" if active else "user.disable", "user", username)
+
+
+def set_admin(
+    session: Session, username: str, is_admin: bool, *, actor: audit.Actor = audit.SYSTEM
+) -> None:
+    """Grant or take administrator rights; the last active admin keeps them."""
+    user = require_user(session, username)
+    if user.is_admin == is_admin:
+        return
+    if not is_admin and user.is_active:
+        _ensure_another_admin(session, user)
+    user.is_admin = is_admin
+    session.flush()
+    audit.record(session, actor, "user.promote" if is_admin else "user.demote", "user", username)
 
 
 def _ensure_another_admin(session: Session, user: User) -> None:
@@ -195,6 +236,29 @@ def authenticate(session: Session, username: str, password: str) -> Login | None
     if verify_password(user.password_hash, password):
         return Login(user.id, user.username, None, user.password_hash)
     return None
+
+
+def authenticate_person(session: Session, identifier: str, password: str) -> User | None:
+    """The active user whose user name or e-mail address is ``identifier``
+    and whose own password is ``password`` (app passwords are for devices
+    only and never open the web).  Notes the time of the login.
+
+    One argon2 verification in every outcome, like :func:`authenticate`.
+    """
+    name = identifier.strip()
+    user = get_user(session, name)
+    if user is None and "@" in name:
+        user = session.scalars(
+            select(User).where(func.lower(User.email) == name.casefold())
+        ).first()
+    if user is None or not user.is_active:
+        verify_password(DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    session.flush()
+    return user
 
 
 def record_app_password_use(session: Session, app_password_id: int) -> None:

@@ -1,0 +1,121 @@
+"""``/web/admin/users``: administrators manage user accounts.
+
+List, create, disable/enable, grant/take administrator rights and reset a
+user's password.  The service keeps the rule that at least one active
+administrator always remains; its refusal shows as a form error.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kmdav.accounts import service as accounts
+from kmdav.errors import ValidationError
+from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
+from kmdav.models import User
+
+PATH = PREFIX + "/admin/users"
+NOTICES = {
+    "created": "The user was created.",
+    "enabled": "The user can log in again.",
+    "disabled": "The user is disabled: no more web logins, and devices stop syncing.",
+    "promoted": "The user is now an administrator.",
+    "demoted": "The user is no longer an administrator.",
+    "password": "The password was changed. Tell the user the new one in person.",
+}
+
+
+def _users_page(call: Call, *, errors: FormErrors | None = None, status: int = 200) -> Response:
+    errors = errors or {}
+    creating = bool(errors) and call.request.url.path == PATH
+    return call.render(
+        "admin_users.html",
+        status,
+        users=accounts.list_users(call.session),
+        errors=errors,
+        # The create form keeps what was typed, never the password.
+        values={
+            "username": call.field("username") if creating else "",
+            "email": call.field("email") if creating else "",
+            "display_name": call.field("display_name") if creating else "",
+            "is_admin": call.checked("is_admin") if creating else False,
+        },
+        notice=NOTICES.get(call.request.query_params.get("notice", "")),
+    )
+
+
+def _invalid(call: Call, errors: FormErrors) -> Response:
+    return _users_page(call, errors=errors, status=400)
+
+
+@page(admin=True)
+def users(call: Call) -> Response:
+    return _users_page(call)
+
+
+@action(admin=True, invalid=_invalid)
+def create_user(call: Call) -> Response:
+    accounts.create_user(
+        call.session,
+        call.field("username"),
+        call.field("password", strip=False),
+        is_admin=call.checked("is_admin"),
+        email=call.field("email") or None,
+        display_name=call.field("display_name"),
+        actor=call.actor,
+    )
+    return redirect(PATH + "?notice=created")
+
+
+def _target(call: Call) -> User:
+    user_id: int = call.request.path_params["user_id"]
+    return accounts.require_user_by_id(call.session, user_id)
+
+
+@action(admin=True, invalid=_invalid)
+def set_active(call: Call) -> Response:
+    active = call.field("active") == "1"
+    accounts.set_active(call.session, _target(call).username, active, actor=call.actor)
+    return redirect(PATH + "?notice=" + ("enabled" if active else "disabled"))
+
+
+@action(admin=True, invalid=_invalid)
+def set_admin(call: Call) -> Response:
+    grant = call.field("admin") == "1"
+    accounts.set_admin(call.session, _target(call).username, grant, actor=call.actor)
+    return redirect(PATH + "?notice=" + ("promoted" if grant else "demoted"))
+
+
+def _password_page(call: Call, *, errors: FormErrors | None = None, status: int = 200) -> Response:
+    return call.render("admin_password.html", status, user=_target(call), errors=errors or {})
+
+
+@page(admin=True)
+def password_form(call: Call) -> Response:
+    return _password_page(call)
+
+
+def _invalid_password(call: Call, errors: FormErrors) -> Response:
+    return _password_page(call, errors=errors, status=400)
+
+
+@action(admin=True, invalid=_invalid_password)
+def reset_password(call: Call) -> Response:
+    user = _target(call)
+    password = call.field("password", strip=False)
+    accounts.validate_password(password)
+    if password != call.field("password_repeat", strip=False):
+        raise ValidationError("the two passwords differ", field="password_repeat")
+    accounts.set_password(call.session, user.username, password, actor=call.actor)
+    return redirect(PATH + "?notice=password")
+
+
+routes = [
+    Route("/admin/users", users, methods=["GET"], name="web_admin_users"),
+    Route("/admin/users", create_user, methods=["POST"]),
+    Route("/admin/users/{user_id:int}/active", set_active, methods=["POST"]),
+    Route("/admin/users/{user_id:int}/admin", set_admin, methods=["POST"]),
+    Route("/admin/users/{user_id:int}/password", password_form, methods=["GET"]),
+    Route("/admin/users/{user_id:int}/password", reset_password, methods=["POST"]),
+]

@@ -1,0 +1,127 @@
+"""A live kmdav per test module, and an httpx "browser" that fills in forms.
+
+Tests of one module share the server; each makes its own users (names from
+:func:`unique`) so they never trip over each other's state or login throttle.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.databases import throwaway_database
+from tests.live import LiveServer, live_server
+
+ADMIN = ("admin", "admin-password-1")
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class WebServer:
+    live: LiveServer
+    database_url: str
+
+    @property
+    def url(self) -> str:
+        return self.live.url
+
+    def query(self, sql: str, **params: Any) -> list[Any]:
+        """Rows straight from the database (to prove what did or did not change)."""
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                return list(connection.execute(text(sql), params))
+        finally:
+            engine.dispose()
+
+    def user_row(self, username: str) -> Any:
+        rows = self.query(
+            "SELECT id, username, is_admin, is_active, password_hash, display_name "
+            "FROM users WHERE username = :name",
+            name=username,
+        )
+        return rows[0] if rows else None
+
+
+@pytest.fixture(scope="module")
+def web_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    workdir = tmp_path_factory.mktemp("kmdav-web")
+    with throwaway_database(backend, workdir) as url, live_server(workdir / "data", url) as live:
+        yield WebServer(live, url)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+class WebClient:
+    """One browser's worth of cookies against the web face."""
+
+    def __init__(self, server: WebServer) -> None:
+        self.server = server
+        self.http = httpx.Client(base_url=server.url, timeout=30)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.get(path, **kwargs)
+
+    def token(self) -> str:
+        """This session's CSRF token, read from a page like a browser would."""
+        page = self.get("/web/logout")
+        if page.status_code != 200:
+            page = self.get("/web/login")
+        match = _CSRF.search(page.text)
+        assert match, page.text
+        return match.group(1)
+
+    def post(self, path: str, data: dict[str, str], *, csrf: bool = True) -> httpx.Response:
+        form = {"csrf_token": self.token(), **data} if csrf else dict(data)
+        return self.http.post(path, data=form)
+
+    def login(self, login: str, password: str) -> httpx.Response:
+        return self.post("/web/login", {"login": login, "password": password})
+
+    def logged_in(self) -> bool:
+        return self.get("/web/").status_code == 200
+
+    def create_user(self, username: str, password: str, **fields: str) -> httpx.Response:
+        response = self.post(
+            "/web/admin/users", {"username": username, "password": password, **fields}
+        )
+        assert response.status_code == 303, response.text
+        return response
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture
+def admin(web_server: WebServer) -> Iterator[WebClient]:
+    client = WebClient(web_server)
+    assert client.login(*ADMIN).status_code == 303
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def anonymous(web_server: WebServer) -> Iterator[WebClient]:
+    client = WebClient(web_server)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def user(web_server: WebServer, admin: WebClient) -> Iterator[tuple[WebClient, str, str]]:
+    """A fresh non-admin user, logged in: (client, name, password)."""
+    name, password = unique("user"), "user-password-1"
+    admin.create_user(name, password)
+    client = WebClient(web_server)
+    assert client.login(name, password).status_code == 303
+    yield client, name, password
+    client.close()

@@ -1,0 +1,142 @@
+"""One story in a real browser (Debian's chromium driven by Playwright).
+
+The admin creates Erika; Erika makes an app password on the devices page;
+the caldav library syncs with it, and is refused once Erika revokes it.
+Screenshots of the main pages at phone and desktop widths land in
+``test-artifacts/`` (look at them when the layout changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import caldav
+import httpx
+import pytest
+from caldav.lib.error import AuthorizationError
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.web.conftest import ADMIN, WebServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+WIDTHS = {"phone": 390, "desktop": 1280}
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium (make system-packages)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+def screenshots(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for label, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
+
+
+def dav_status(server: WebServer, user: str, password: str) -> int:
+    return httpx.request(
+        "PROPFIND", f"{server.url}/dav/{user}/", headers={"Depth": "0"}, auth=(user, password)
+    ).status_code
+
+
+def test_admin_creates_erika_who_connects_and_disconnects_a_device(
+    web_server: WebServer, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": WIDTHS["desktop"], "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        # The admin logs in (the dashboard sends them to the login form first).
+        page.goto(web_server.url + "/web/")
+        expect(page).to_have_url(web_server.url + "/web/login?next=/web/")
+        screenshots(page, "login")
+        page.get_by_label("User name or e-mail").fill(ADMIN[0])
+        page.get_by_label("Password").fill(ADMIN[1])
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Hello, admin")
+
+        # ... creates Erika ...
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+        form = page.locator("form", has=page.get_by_role("button", name="Create user"))
+        form.get_by_label("User name").fill("erika")
+        form.get_by_label("E-mail (optional)").fill("erika@example.org")
+        form.get_by_label("Display name (optional)").fill("Erika Mustermann")
+        form.get_by_label("Password").fill("erika-password-1")
+        form.get_by_role("button", name="Create user").click()
+        expect(page.get_by_role("status")).to_have_text("The user was created.")
+        expect(page.get_by_role("cell", name="erika Erika Mustermann")).to_be_visible()
+        screenshots(page, "users")
+
+        # ... and logs out.
+        page.get_by_role("button", name="Log out").click()
+        expect(page).to_have_url(web_server.url + "/web/login")
+
+        # Erika logs in with the keyboard alone: skip link first, then the form.
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        page.get_by_label("User name or e-mail").focus()
+        page.keyboard.type("erika@example.org")
+        page.keyboard.press("Tab")
+        page.keyboard.type("erika-password-1")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Erika Mustermann")
+        nav = page.get_by_role("navigation", name="Main")
+        expect(nav.get_by_role("link", name="Users")).to_have_count(0)  # not an admin
+
+        # She makes an app password for her phone and reads it off the page.
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Devices").click()
+        expect(page.locator("#dav-url")).to_have_text(web_server.url + "/dav/")
+        expect(page.locator("#dav-username")).to_have_text("erika")
+        page.get_by_label("Device name").fill("Erika's phone")
+        page.get_by_role("button", name="Create app password").click()
+        secret = page.get_by_test_id("new-app-password").inner_text().strip()
+        assert len(secret) == 32
+        screenshots(page, "devices")
+
+        # A real CalDAV client syncs with it.
+        with caldav.DAVClient(
+            url=web_server.url + "/dav/", username="erika", password=secret
+        ) as client:
+            names = {calendar.get_display_name() for calendar in client.principal().get_calendars()}
+        assert names == {"Calendar", "Tasks"}
+
+        # She revokes it in the browser; the client is refused from then on.
+        page.get_by_role("button", name="Revoke Erika's phone").click()
+        expect(page.get_by_role("status")).to_contain_text("can no longer sync")
+        expect(page.get_by_role("cell", name="revoked")).to_be_visible()
+        with (
+            caldav.DAVClient(
+                url=web_server.url + "/dav/", username="erika", password=secret
+            ) as client,
+            pytest.raises(AuthorizationError),
+        ):
+            client.principal().get_calendars()
+        assert dav_status(web_server, "erika", secret) == 401
+    finally:
+        context.close()

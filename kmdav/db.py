@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 TxMode = Literal["read", "write"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+SQLITE_CACHE_KIB = 8 * 1024
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -61,6 +63,11 @@ def _make_sqlite_engine(url: str, *, echo: bool) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA synchronous=FULL")
+            # Reads through memory-mapped pages (shared by all connections via
+            # the OS page cache) and a larger private cache for index pages:
+            # a 10,000-card book then no longer slows every lookup.
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         finally:
             cursor.close()
 

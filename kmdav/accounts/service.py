@@ -281,8 +281,15 @@ def login_still_valid(session: Session, login: Login) -> bool:
 
 
 def create_app_password(
-    session: Session, username: str, name: str, *, actor: audit.Actor = audit.SYSTEM
+    session: Session,
+    username: str,
+    name: str,
+    *,
+    actor: audit.Actor = audit.SYSTEM,
+    via: str | None = None,
 ) -> NewAppPassword:
+    """A new app password for one device; ``via`` tells the audit log how it
+    was handed out when that was not on screen (e.g. inside a profile)."""
     user = require_user(session, username)
     label = name.strip()
     if not label or len(label) > 100:
@@ -294,7 +301,10 @@ def create_app_password(
     )
     session.add(row)
     session.flush()
-    audit.record(session, actor, "app_password.create", "user", username, {"device": label})
+    details: dict[str, str] = {"device": label}
+    if via is not None:
+        details["via"] = via
+    audit.record(session, actor, "app_password.create", "user", username, details)
     return NewAppPassword(id=row.id, name=label, password=password, created_at=row.created_at)
 
 

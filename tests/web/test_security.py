@@ -45,6 +45,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
             "password_repeat": "taken-over-1",
         },
         "/web/devices": {"name": "planted device"},
+        "/web/devices/profile": {"profile_name": "planted profile"},
         f"/web/devices/{device_id}/revoke": {},
         "/web/logout": {},
         "/web/login": {"login": ADMIN[0], "password": ADMIN[1]},

@@ -1,14 +1,19 @@
-"""User groups with nested subgroups, and memberships."""
+"""User groups with nested subgroups, and memberships.
+
+Services flush and audit; the caller's transaction commits.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kmdav import audit
 from kmdav.accounts.service import require_user
 from kmdav.errors import NotFoundError, ValidationError
-from kmdav.models import Group, GroupMembership
+from kmdav.models import Group, GroupMembership, User
 
 
 def get_group(session: Session, name: str) -> Group | None:
@@ -56,3 +61,101 @@ def add_member(
         session.add(GroupMembership(user_id=user.id, group_id=group.id))
         session.flush()
         audit.record(session, actor, "group.add_member", "group", group_name, {"user": username})
+
+
+def require_group_by_id(session: Session, group_id: int) -> Group:
+    group = session.get(Group, group_id)
+    if group is None:
+        raise NotFoundError(f"no group with id {group_id}")
+    return group
+
+
+def remove_member(
+    session: Session, group_name: str, username: str, *, actor: audit.Actor = audit.SYSTEM
+) -> None:
+    group = require_group(session, group_name)
+    user = require_user(session, username)
+    membership = session.get(GroupMembership, (user.id, group.id))
+    if membership is not None:
+        session.delete(membership)
+        session.flush()
+        audit.record(session, actor, "group.remove_member", "group", group_name, {"user": username})
+
+
+def delete_group(session: Session, name: str, *, actor: audit.Actor = audit.SYSTEM) -> None:
+    """Delete a group that has neither subgroups nor members.  Its shares
+    and permissions go with it."""
+    group = require_group(session, name)
+    subgroups = list(
+        session.scalars(select(Group.name).where(Group.parent_id == group.id).order_by(Group.name))
+    )
+    if subgroups:
+        raise ValidationError(
+            f"{name!r} has subgroups ({', '.join(subgroups)}); delete those first",
+            field="group",
+        )
+    members = session.scalar(
+        select(func.count())
+        .select_from(GroupMembership)
+        .where(GroupMembership.group_id == group.id)
+    )
+    if members:
+        raise ValidationError(
+            f"{name!r} still has {members} member(s); remove them first", field="group"
+        )
+    session.delete(group)
+    session.flush()
+    audit.record(session, actor, "group.delete", "group", name)
+
+
+@dataclass
+class GroupNode:
+    """One group in the tree, with its members (user id, user name) and its
+    subgroups."""
+
+    id: int
+    name: str
+    description: str
+    depth: int
+    members: list[tuple[int, str]] = field(default_factory=list)
+    children: list[GroupNode] = field(default_factory=list)
+
+
+def group_tree(session: Session) -> list[GroupNode]:
+    """The root groups, each with its subgroups below it; siblings by name."""
+    rows = session.scalars(select(Group)).all()
+    members: dict[int, list[tuple[int, str]]] = {}
+    for group_id, user_id, username in session.execute(
+        select(GroupMembership.group_id, User.id, User.username)
+        .join(User, User.id == GroupMembership.user_id)
+        .order_by(User.username)
+    ):
+        members.setdefault(group_id, []).append((user_id, username))
+    by_parent: dict[int | None, list[Group]] = {}
+    for group in rows:
+        by_parent.setdefault(group.parent_id, []).append(group)
+
+    def build(parent_id: int | None, depth: int) -> list[GroupNode]:
+        children = sorted(by_parent.get(parent_id, []), key=lambda g: (g.name.casefold(), g.name))
+        return [
+            GroupNode(
+                id=group.id,
+                name=group.name,
+                description=group.description,
+                depth=depth,
+                members=members.get(group.id, []),
+                children=build(group.id, depth + 1),
+            )
+            for group in children
+        ]
+
+    return build(None, 0)
+
+
+def flatten(tree: list[GroupNode]) -> list[GroupNode]:
+    """The tree in reading order: each group, then its subgroups."""
+    result: list[GroupNode] = []
+    for node in tree:
+        result.append(node)
+        result.extend(flatten(node.children))
+    return result

@@ -7,7 +7,7 @@ import re
 import pytest
 from starlette.routing import Route
 
-from kmdav.faces.web import admin_users
+from kmdav.faces.web import admin_groups, admin_users
 from tests.web.conftest import ADMIN, WebClient, WebServer, unique
 
 pytestmark = pytest.mark.live
@@ -23,7 +23,22 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
         "FROM users ORDER BY id"
     )
     devices = server.query("SELECT id, name, revoked_at FROM app_passwords ORDER BY id")
-    return [tuple(row) for row in users] + [tuple(row) for row in devices]
+    groups = server.query("SELECT id, name, parent_id, description FROM groups ORDER BY id")
+    members = server.query(
+        "SELECT group_id, user_id FROM group_memberships ORDER BY group_id, user_id"
+    )
+    return [tuple(row) for rows in (users, devices, groups, members) for row in rows]
+
+
+def _group_with_member(admin: WebClient, server: WebServer, member_id: int) -> int:
+    """A fresh group (made through the web face) with one member."""
+    name = unique("group")
+    assert admin.post("/web/admin/groups", {"name": name, "parent": ""}).status_code == 303
+    group_id = int(server.query("SELECT id FROM groups WHERE name = :n", n=name)[0][0])
+    member = server.query("SELECT username FROM users WHERE id = :id", id=member_id)[0][0]
+    added = admin.post(f"/web/admin/groups/{group_id}/members", {"username": member})
+    assert added.status_code == 303
+    return group_id
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong-token"], ids=["missing", "empty", "wrong"])
@@ -36,6 +51,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     device = admin.post("/web/devices", {"name": "laptop"})
     assert device.status_code == 200
     device_id = re.findall(r"/web/devices/(\d+)/revoke", device.text)[-1]
+    group_id = _group_with_member(admin, web_server, victim_id)
     forms = {
         "/web/admin/users": {"username": unique("intruder"), "password": "intruder-pass-1"},
         f"/web/admin/users/{victim_id}/active": {"active": "0"},
@@ -44,6 +60,10 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
             "password": "taken-over-1",
             "password_repeat": "taken-over-1",
         },
+        "/web/admin/groups": {"name": unique("planted"), "parent": ""},
+        f"/web/admin/groups/{group_id}/members": {"username": ADMIN[0]},
+        f"/web/admin/groups/{group_id}/members/{victim_id}/remove": {},
+        f"/web/admin/groups/{group_id}/delete": {},
         "/web/devices": {"name": "planted device"},
         "/web/devices/profile": {"profile_name": "planted profile"},
         f"/web/devices/{device_id}/revoke": {},
@@ -74,12 +94,14 @@ def test_a_token_of_another_session_does_not_count(web_server: WebServer, admin:
     other.close()
 
 
-def _admin_requests(user_id: int) -> list[tuple[str, str]]:
+def _admin_requests(user_id: int, group_id: int) -> list[tuple[str, str]]:
     """Every (method, path) the admin area answers, read from its routes."""
     requests = []
-    for route in admin_users.routes:
+    for route in [*admin_users.routes, *admin_groups.routes]:
         assert isinstance(route, Route)
         path = "/web" + route.path.replace("{user_id:int}", str(user_id))
+        path = path.replace("{group_id:int}", str(group_id))
+        assert "{" not in path, path
         requests += [(method, path) for method in sorted(route.methods or ()) if method != "HEAD"]
     return requests
 
@@ -91,8 +113,9 @@ def test_non_admins_get_403_on_every_admin_route(
     target = unique("target")
     admin.create_user(target, "target-password-1")
     target_id = web_server.user_row(target).id
-    requests = _admin_requests(target_id)
-    assert len(requests) >= 6
+    group_id = _group_with_member(admin, web_server, target_id)
+    requests = _admin_requests(target_id, group_id)
+    assert len(requests) >= 11
     forms = {
         "/web/admin/users": {"username": unique("sneaky"), "password": "sneaky-pass-1"},
         f"/web/admin/users/{target_id}/active": {"active": "0"},
@@ -101,6 +124,10 @@ def test_non_admins_get_403_on_every_admin_route(
             "password": "taken-over-1",
             "password_repeat": "taken-over-1",
         },
+        "/web/admin/groups": {"name": unique("sneaky"), "parent": ""},
+        f"/web/admin/groups/{group_id}/members": {"username": name},
+        f"/web/admin/groups/{group_id}/members/{target_id}/remove": {},
+        f"/web/admin/groups/{group_id}/delete": {},
     }
     own_promotion = f"/web/admin/users/{web_server.user_row(name).id}/admin"
     before = _state(web_server)
@@ -112,6 +139,7 @@ def test_non_admins_get_403_on_every_admin_route(
     assert _state(web_server) == before
     # The navigation does not offer what the user may not open.
     assert "/web/admin/users" not in client.get("/web/").text
+    assert "/web/admin/groups" not in client.get("/web/").text
 
 
 def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: WebClient) -> None:
@@ -121,12 +149,16 @@ def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: Web
     assert client.login(name, "xss-password-1").status_code == 303
     created = client.post("/web/devices", {"name": SCRIPT})
     assert created.status_code == 200
+    group = {"name": SCRIPT + unique(""), "parent": "", "description": SCRIPT}
+    assert admin.post("/web/admin/groups", group).status_code == 303
     pages = {
         "devices, just created": created,
         "devices": client.get("/web/devices"),
         "dashboard": client.get("/web/"),
         "logout": client.get("/web/logout"),
         "admin users": admin.get("/web/admin/users"),
+        "admin groups": admin.get("/web/admin/groups"),
+        "group form error": admin.post("/web/admin/groups", group),
         "admin password": admin.get(f"/web/admin/users/{web_server.user_row(name).id}/password"),
         "device name error": client.post("/web/devices", {"name": SCRIPT * 10}),
         "user form error": admin.post(

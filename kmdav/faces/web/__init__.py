@@ -1,7 +1,7 @@
 """The web face: server-rendered pages under ``/web/``.
 
 One module per area (``auth``, ``dashboard``, ``devices``,
-``admin_users``); ``_web`` holds what they share, ``_session`` the signed
+``admin_users``, ``admin_groups``); ``_web`` holds what they share, ``_session`` the signed
 session cookie.  Pages call services; they never write tables themselves.
 """
 
@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.faces.web import admin_users, auth, dashboard, devices
+from kmdav.faces.web import admin_groups, admin_users, auth, dashboard, devices
 from kmdav.faces.web._session import SessionCodec
 from kmdav.faces.web._web import PREFIX, Web, WebApp
 from kmdav.settings import Settings
@@ -53,6 +53,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *auth.routes,
             *devices.routes,
             *admin_users.routes,
+            *admin_groups.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

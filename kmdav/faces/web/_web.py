@@ -146,6 +146,7 @@ NAVIGATION = [
     ("/web/", "Dashboard", False),
     ("/web/devices", "Devices", False),
     ("/web/admin/users", "Users", True),
+    ("/web/admin/groups", "Groups", True),
 ]
 
 

@@ -93,6 +93,22 @@ def test_admin_creates_erika_who_connects_and_disconnects_a_device(
         expect(page.get_by_role("cell", name="erika Erika Mustermann")).to_be_visible()
         screenshots(page, "users")
 
+        # ... builds a small group tree with Erika in the subgroup ...
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Groups").click()
+        form = page.locator("form", has=page.get_by_role("button", name="Create group"))
+        form.get_by_label("Group name").fill("Staff")
+        form.get_by_role("button", name="Create group").click()
+        expect(page.get_by_role("status")).to_have_text("The group was created.")
+        form.get_by_label("Group name").fill("Sales")
+        form.get_by_label("Parent group (optional)").select_option(label="Staff")
+        form.get_by_role("button", name="Create group").click()
+        page.get_by_label("Add a member to Sales").fill("erika")
+        page.get_by_label("Add a member to Sales").press("Enter")
+        expect(page.get_by_role("status")).to_have_text("The member was added.")
+        staff = page.locator("li.group", has=page.get_by_role("heading", name="Staff", exact=True))
+        expect(staff.get_by_role("list", name="Members of Sales")).to_have_text("erika Remove")
+        screenshots(page, "groups")
+
         # ... and logs out.
         page.get_by_role("button", name="Log out").click()
         expect(page).to_have_url(web_server.url + "/web/login")

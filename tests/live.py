@@ -71,44 +71,48 @@ def live_server(
     if init:
         run_cli("init", "--data-dir", str(data_dir), "--admin-password", admin_password, env=env)
     port = free_port()
-    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            *KMDAV,
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    command = [*KMDAV, "serve", "--data-dir", str(data_dir), "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(
-                    "server exited: " + (data_dir / "server.log").read_text(errors="replace")
-                )
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not come up within 60 s")
-            time.sleep(0.1)
+    with running_process(
+        [*command, "--workers", str(workers)],
+        log_path=data_dir / "server.log",
+        ready_url=url + "/healthz",
+        env={**os.environ, **env},
+    ) as process:
         yield LiveServer(url=url, data_dir=data_dir, env=env, process=process)
-    finally:
-        process.terminate()
+
+
+@contextmanager
+def running_process(
+    command: list[str],
+    *,
+    log_path: Path,
+    ready_url: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server process, wait until ``ready_url`` answers (any HTTP
+    status below 500), stop it afterwards; its output goes to ``log_path``."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise AssertionError("server exited: " + log_path.read_text(errors="replace"))
+                try:
+                    if httpx.get(ready_url, timeout=2).status_code < 500:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"server did not come up within {timeout:.0f} s")
+                time.sleep(0.1)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

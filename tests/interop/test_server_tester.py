@@ -12,15 +12,13 @@ import collections
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.interop.conftest import ADMIN
-from tests.live import LiveServer, free_port
+from tests.live import LiveServer, free_port, running_process
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -54,34 +52,13 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"[storage]\nfilesystem_folder = {root / 'collections'}\n"
         "[logging]\nlevel = warning\n"
     )
-    log = open(root / "radicale.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
+    with running_process(
         [sys.executable, "-m", "radicale", "--config", str(root / "config")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise AssertionError((root / "radicale.log").read_text(errors="replace"))
-            try:
-                httpx.get(url, timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("Radicale did not come up within 30 s") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        log_path=root / "radicale.log",
+        ready_url=f"http://127.0.0.1:{port}/",
+        timeout=30,
+    ):
+        yield f"http://127.0.0.1:{port}/"
 
 
 def parse_features(output: str) -> dict[str, str]:

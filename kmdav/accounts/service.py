@@ -188,12 +188,6 @@ def _ensure_another_admin(session: Session, user: User) -> None:
         raise LastAdminError("at least one active administrator must remain")
 
 
-def group_ids_of(session: Session, user_id: int) -> list[int]:
-    return list(
-        session.scalars(select(GroupMembership.group_id).where(GroupMembership.user_id == user_id))
-    )
-
-
 # -- authentication -----------------------------------------------------------
 
 

@@ -23,12 +23,12 @@ class StoredItem:
     modified_at: datetime
 
     @classmethod
-    def of(cls, row: DavItem, *, with_body: bool = True) -> StoredItem:
+    def of(cls, row: DavItem) -> StoredItem:
         return cls(
             href=row.href,
             uid=row.uid,
             etag=row.etag,
-            text=row.body if with_body else None,
+            text=row.body,
             component=row.component,
             dtstart=row.dtstart,
             dtend=row.dtend,

@@ -232,13 +232,6 @@ def href_for_uid(session: Session, collection_id: int, uid: str) -> str | None:
     )
 
 
-def item_count(session: Session, collection_id: int) -> int:
-    return int(
-        session.scalar(select(func.count(DavItem.id)).where(DavItem.collection_id == collection_id))
-        or 0
-    )
-
-
 def write_item(
     session: Session,
     collection_id: int,

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import vobject
-
 CUSTOM_PREFIX = "X-KMDAV-"
 
 
@@ -49,10 +47,6 @@ class CardFields:
     members: tuple[str, ...] = ()
     #: X-KMDAV-<KEY> values by upper-case key.
     custom: dict[str, str] = field(default_factory=dict)
-
-
-def parse_card(text: str) -> Any:
-    return vobject.readOne(text)
 
 
 def _text(value: Any) -> str:

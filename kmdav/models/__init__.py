@@ -1,6 +1,14 @@
 """All tables, importable from one place (Alembic reads ``Base.metadata``)."""
 
-from kmdav.models.accounts import AppPassword, Group, GroupMembership, Permission, User
+from kmdav.models.accounts import (
+    AppPassword,
+    Group,
+    GroupMembership,
+    Permission,
+    RecoveryCode,
+    User,
+    UserModule,
+)
 from kmdav.models.audit import AuditEntry
 from kmdav.models.base import Base, utcnow
 from kmdav.models.calendar import CalendarObject
@@ -32,6 +40,8 @@ __all__ = [
     "Group",
     "GroupMembership",
     "Permission",
+    "RecoveryCode",
     "User",
+    "UserModule",
     "utcnow",
 ]

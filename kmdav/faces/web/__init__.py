@@ -32,7 +32,11 @@ def make_templates() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(files("kmdav.webui") / "templates")),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Text in templates is marked with ``_()`` / ``{% trans %}``; until a
+    # request picks a language the marked text renders as written (English).
+    environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     environment.filters["when"] = when
     return environment
 

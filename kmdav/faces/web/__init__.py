@@ -1,8 +1,8 @@
 """The web face: server-rendered pages under ``/web/``.
 
-One module per area (``auth``, ``dashboard``, ``devices``,
-``admin_users``, ``admin_groups``); ``_web`` holds what they share, ``_session`` the signed
-session cookie.  Pages call services; they never write tables themselves.
+One module per area (``auth``, ``dashboard``, ``devices``, ``sharing``,
+``admin_users``, ``admin_groups``); ``_web`` holds what they share,
+``_session`` the signed session cookie.  Pages call services; they never write tables themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.faces.web import admin_groups, admin_users, auth, dashboard, devices
+from kmdav.faces.web import admin_groups, admin_users, auth, dashboard, devices, sharing
 from kmdav.faces.web._session import SessionCodec
 from kmdav.faces.web._web import PREFIX, Web, WebApp
 from kmdav.settings import Settings
@@ -56,6 +56,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *dashboard.routes,
             *auth.routes,
             *devices.routes,
+            *sharing.routes,
             *admin_users.routes,
             *admin_groups.routes,
             Mount("/static", app=static, name="web_static"),

@@ -145,6 +145,7 @@ class WebApp:
 NAVIGATION = [
     ("/web/", "Dashboard", False),
     ("/web/devices", "Devices", False),
+    ("/web/sharing", "Sharing", False),
     ("/web/admin/users", "Users", True),
     ("/web/admin/groups", "Groups", True),
 ]

@@ -27,7 +27,10 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
     members = server.query(
         "SELECT group_id, user_id FROM group_memberships ORDER BY group_id, user_id"
     )
-    return [tuple(row) for rows in (users, devices, groups, members) for row in rows]
+    shares = server.query(
+        "SELECT collection_id, user_id, group_id, access FROM collection_shares ORDER BY id"
+    )
+    return [tuple(row) for rows in (users, devices, groups, members, shares) for row in rows]
 
 
 def _group_with_member(admin: WebClient, server: WebServer, member_id: int) -> int:
@@ -41,6 +44,22 @@ def _group_with_member(admin: WebClient, server: WebServer, member_id: int) -> i
     return group_id
 
 
+def _shared_calendar(admin: WebClient, server: WebServer, username: str) -> tuple[int, int]:
+    """The admin's calendar, shared with ``username`` through the sharing page:
+    (collection id, share id)."""
+    calendar_id = int(
+        server.query("SELECT id FROM dav_collections WHERE path = 'admin/calendar'")[0][0]
+    )
+    form = {"user": username, "group": "", "access": "read"}
+    assert admin.post(f"/web/sharing/{calendar_id}/shares", form).status_code == 303
+    share_id = server.query(
+        "SELECT collection_shares.id FROM collection_shares JOIN users "
+        "ON users.id = collection_shares.user_id WHERE users.username = :name",
+        name=username,
+    )[0][0]
+    return calendar_id, int(share_id)
+
+
 @pytest.mark.parametrize("token", [None, "", "wrong-token"], ids=["missing", "empty", "wrong"])
 def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     web_server: WebServer, admin: WebClient, token: str | None
@@ -52,6 +71,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     assert device.status_code == 200
     device_id = re.findall(r"/web/devices/(\d+)/revoke", device.text)[-1]
     group_id = _group_with_member(admin, web_server, victim_id)
+    calendar_id, share_id = _shared_calendar(admin, web_server, victim)
     forms = {
         "/web/admin/users": {"username": unique("intruder"), "password": "intruder-pass-1"},
         f"/web/admin/users/{victim_id}/active": {"active": "0"},
@@ -67,6 +87,13 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         "/web/devices": {"name": "planted device"},
         "/web/devices/profile": {"profile_name": "planted profile"},
         f"/web/devices/{device_id}/revoke": {},
+        f"/web/sharing/{calendar_id}/shares": {
+            "user": "",
+            "group": str(group_id),
+            "access": "read",
+        },
+        f"/web/sharing/shares/{share_id}/access": {"access": "write"},
+        f"/web/sharing/shares/{share_id}/remove": {},
         "/web/logout": {},
         "/web/login": {"login": ADMIN[0], "password": ADMIN[1]},
     }
@@ -158,6 +185,7 @@ def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: Web
         "logout": client.get("/web/logout"),
         "admin users": admin.get("/web/admin/users"),
         "admin groups": admin.get("/web/admin/groups"),
+        "sharing, groups to pick": client.get("/web/sharing"),
         "group form error": admin.post("/web/admin/groups", group),
         "admin password": admin.get(f"/web/admin/users/{web_server.user_row(name).id}/password"),
         "device name error": client.post("/web/devices", {"name": SCRIPT * 10}),

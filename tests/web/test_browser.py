@@ -2,6 +2,9 @@
 
 The admin creates Erika; Erika makes an app password on the devices page;
 the caldav library syncs with it, and is refused once Erika revokes it.
+Then the admin shares a calendar with the parent group of Erika's group on
+the sharing page, and Erika's CalDAV client finds it, reads the admin's
+event and is refused a write (the share is read-only).
 Screenshots of the main pages at phone and desktop widths land in
 ``test-artifacts/`` (look at them when the layout changes).
 """
@@ -14,9 +17,10 @@ from pathlib import Path
 import caldav
 import httpx
 import pytest
-from caldav.lib.error import AuthorizationError
+from caldav.lib.error import AuthorizationError, DAVError
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.dav.cards import event
 from tests.web.conftest import ADMIN, WebServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -154,5 +158,79 @@ def test_admin_creates_erika_who_connects_and_disconnects_a_device(
         ):
             client.principal().get_calendars()
         assert dav_status(web_server, "erika", secret) == 401
+
+        # A new app password for her laptop, then she logs out.
+        page.get_by_label("Device name").fill("Erika's laptop")
+        page.get_by_role("button", name="Create app password").click()
+        laptop = page.get_by_test_id("new-app-password").inner_text().strip()
+        page.get_by_role("button", name="Log out").click()
+        expect(page).to_have_url(web_server.url + "/web/login")
+
+        share_a_calendar_with_staff(page, web_server)
+        erika_reads_the_shared_calendar(web_server, laptop)
+
+        # Erika's sharing page names what she got, from whom, through which group.
+        page.get_by_role("button", name="Log out").click()
+        log_in(page, "erika", "erika-password-1")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Sharing").click()
+        shared = page.get_by_role("region", name="Shared with me").get_by_role("row").nth(1)
+        expect(shared).to_contain_text("admin")
+        expect(shared).to_contain_text("group Staff")
+        expect(shared.get_by_role("cell", name="admin-calendar")).to_be_visible()
+        screenshots(page, "sharing-shared-with-me")
     finally:
         context.close()
+
+
+def log_in(page: Page, login: str, password: str) -> None:
+    page.get_by_label("User name or e-mail").fill(login)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Hello")
+
+
+def share_a_calendar_with_staff(page: Page, server: WebServer) -> None:
+    """The admin puts an event into their calendar and, in the browser,
+    shares that calendar read-only with Staff (Erika is in its subgroup)."""
+    with caldav.DAVClient(url=server.url + "/dav/", username=ADMIN[0], password=ADMIN[1]) as dav:
+        calendar = dav.calendar(url=server.url + "/dav/admin/calendar/")
+        calendar.add_event(event("sales-kickoff", summary="Sales kick-off"))
+    log_in(page, *ADMIN)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sharing").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sharing")
+    card = page.get_by_role("article", name="Calendar", exact=True)
+    expect(card.get_by_text("Not shared.")).to_be_visible()
+    card.get_by_text("Share with a user or a group").click()
+    card.get_by_label("or with a group").select_option(label="Staff")
+    expect(card.get_by_label("Access")).to_have_value("read")
+    card.get_by_role("button", name="Share Calendar").click()
+    expect(page.get_by_role("status")).to_contain_text("Devices see it at their next sync")
+    shares = card.get_by_role("list", name="Shared with: Calendar")
+    expect(shares).to_contain_text("group Staff")
+    expect(shares.get_by_label("Access of group Staff to Calendar")).to_have_value("read")
+    screenshots(page, "sharing")
+
+
+def erika_reads_the_shared_calendar(server: WebServer, password: str) -> None:
+    """Erika's CalDAV client finds the shared calendar next to her own, reads
+    the admin's event, and may not write there."""
+    shared_url = server.url + "/dav/erika/admin-calendar/"
+    with caldav.DAVClient(url=server.url + "/dav/", username="erika", password=password) as dav:
+        calendars = {str(calendar.url): calendar for calendar in dav.principal().get_calendars()}
+        assert shared_url in calendars, sorted(calendars)
+        shared = calendars[shared_url]
+        assert shared.get_display_name() == "Calendar"
+        kickoff = shared.get_event_by_uid("sales-kickoff")
+        assert "Sales kick-off" in str(kickoff.data)
+        with pytest.raises(DAVError):
+            shared.add_event(event("erikas-own", summary="Erika was here"))
+    refused = httpx.put(
+        shared_url + "direct.ics",
+        content=event("direct"),
+        headers={"Content-Type": "text/calendar"},
+        auth=("erika", password),
+    )
+    assert refused.status_code == 403
+    with caldav.DAVClient(url=server.url + "/dav/", username=ADMIN[0], password=ADMIN[1]) as dav:
+        own = dav.calendar(url=server.url + "/dav/admin/calendar/")
+        assert [item.icalendar_component["uid"] for item in own.get_events()] == ["sales-kickoff"]

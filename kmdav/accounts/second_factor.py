@@ -53,7 +53,7 @@ def start_enrolment(session: Session, user_id: int) -> str:
     """A new secret for the user's authenticator app; not a factor until confirmed."""
     user = require_user_by_id(session, user_id)
     if is_enabled(user):
-        raise ValidationError("two-factor login is already on", field="code")
+        raise ValidationError("two-factor login is already on")
     user.totp_secret = totp.new_secret()
     user.totp_last_step = None
     session.flush()
@@ -67,7 +67,7 @@ def confirm_enrolment(
     new recovery codes are returned to be shown once."""
     user = require_user_by_id(session, user_id)
     if is_enabled(user):
-        raise ValidationError("two-factor login is already on", field="code")
+        raise ValidationError("two-factor login is already on")
     if user.totp_secret is None:
         raise ValidationError("start the set-up again", field="code")
     if not _accept_totp(session, user, code):
@@ -88,7 +88,7 @@ def disable(
     """Switch the factor off; asks for the account password and a current code."""
     user = require_user_by_id(session, user_id)
     if not is_enabled(user):
-        raise ValidationError("two-factor login is not on", field="code")
+        raise ValidationError("two-factor login is not on")
     if not verify_password(user.password_hash, password):
         raise ValidationError("the password is wrong", field="password")
     if not _accept_totp(session, user, code):

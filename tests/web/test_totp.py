@@ -122,6 +122,12 @@ def test_enrolment_shows_a_qr_code_and_needs_a_matching_code(
     assert codes[0] not in again  # shown once
     assert 'id="recovery-codes-left">10<' in again
     assert _audit(web_server, "totp.enable", name) == [(name, "web", name, {})]
+    # A second set-up would replace the secret of a working factor: refused.
+    secret_now = "SELECT totp_secret FROM users WHERE username = :n"
+    twice = client.post("/web/account/totp/setup", {})
+    assert twice.status_code == 400
+    assert "already on" in twice.text
+    assert web_server.query(secret_now, n=name)[0][0] == secret[1]
     client.close()
 
 

@@ -144,13 +144,49 @@ def create_user(
 
 
 def set_password(
-    session: Session, username: str, password: str, *, actor: audit.Actor = audit.SYSTEM
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    actor: audit.Actor = audit.SYSTEM,
+    must_change: bool = False,
 ) -> None:
+    """Set a user's password; ``must_change`` (an admin's reset) makes the
+    user choose their own at the next web login."""
     user = require_user(session, username)
     validate_password(password)
     user.password_hash = hash_password(password)
+    user.must_change_password = must_change
     session.flush()
-    audit.record(session, actor, "user.password", "user", username)
+    details = {"must_change": True} if must_change else None
+    audit.record(session, actor, "user.password", "user", username, details)
+
+
+def change_own_password(
+    session: Session,
+    user_id: int,
+    new_password: str,
+    repeated: str,
+    *,
+    current_password: str | None,
+    actor: audit.Actor,
+) -> User:
+    """A user replaces their own password.  ``current_password`` is asked
+    for unless the user was just made to choose a new one after a reset
+    (``None``: they typed the reset password a moment ago to log in)."""
+    user = require_user_by_id(session, user_id)
+    if current_password is not None and not verify_password(user.password_hash, current_password):
+        raise ValidationError("the current password is wrong", field="current_password")
+    validate_password(new_password)
+    if new_password != repeated:
+        raise ValidationError("the two passwords differ", field="password_repeat")
+    if verify_password(user.password_hash, new_password):
+        raise ValidationError("choose a password different from the current one", field="password")
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = False
+    session.flush()
+    audit.record(session, actor, "user.password_change", "user", user.username)
+    return user
 
 
 def set_active(
@@ -158,7 +194,7 @@ def set_active(
 ) -> None:
     user = require_user(session, username)
     if not active and user.is_admin:
-        _ensure_another_admin(session, user)
+        ensure_another_admin(session, user)
     user.is_active = active
     session.flush()
     audit.record(session, actor, "user.enable" if active else "user.disable", "user", username)
@@ -172,13 +208,13 @@ def set_admin(
     if user.is_admin == is_admin:
         return
     if not is_admin and user.is_active:
-        _ensure_another_admin(session, user)
+        ensure_another_admin(session, user)
     user.is_admin = is_admin
     session.flush()
     audit.record(session, actor, "user.promote" if is_admin else "user.demote", "user", username)
 
 
-def _ensure_another_admin(session: Session, user: User) -> None:
+def ensure_another_admin(session: Session, user: User) -> None:
     others = session.scalar(
         select(func.count(User.id)).where(
             User.is_admin.is_(True), User.is_active.is_(True), User.id != user.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -40,6 +41,8 @@ class User(Base):
     #: Base32 TOTP secret (RFC 6238); only a second factor once ``totp_enabled_at`` is set.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The newest 30 s step whose code was accepted: an older or equal one is a replay.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Group(Base):

@@ -61,6 +61,13 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
 
 
+def field_error(page: str, field: str) -> str:
+    """The error message a form shows next to ``field`` (fails when there is none)."""
+    match = re.search(rf'id="e-{field}">([^<]*)<', page)
+    assert match, f"no error next to {field}"
+    return match.group(1)
+
+
 class WebClient:
     """One browser's worth of cookies against the web face."""
 

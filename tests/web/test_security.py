@@ -7,7 +7,15 @@ import re
 import pytest
 from starlette.routing import Route
 
-from kmdav.faces.web import admin_groups, admin_users
+from kmdav.faces.web import (
+    account,
+    admin_audit,
+    admin_groups,
+    admin_users,
+    auth,
+    devices,
+    sharing,
+)
 from tests.web.conftest import ADMIN, WebClient, WebServer, unique
 
 pytestmark = pytest.mark.live
@@ -19,7 +27,8 @@ ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 def _state(server: WebServer) -> list[tuple[object, ...]]:
     """Everything a web form could change."""
     users = server.query(
-        "SELECT username, email, display_name, is_admin, is_active, password_hash "
+        "SELECT username, email, display_name, is_admin, is_active, password_hash, "
+        "must_change_password, totp_secret, totp_enabled_at, totp_last_step "
         "FROM users ORDER BY id"
     )
     devices = server.query("SELECT id, name, revoked_at FROM app_passwords ORDER BY id")
@@ -30,7 +39,26 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
     shares = server.query(
         "SELECT collection_id, user_id, group_id, access FROM collection_shares ORDER BY id"
     )
-    return [tuple(row) for rows in (users, devices, groups, members, shares) for row in rows]
+    codes = server.query("SELECT id, code_hash, used_at FROM recovery_codes ORDER BY id")
+    collections = server.query("SELECT id, path FROM dav_collections ORDER BY id")
+    return [
+        tuple(row)
+        for rows in (users, devices, groups, members, shares, codes, collections)
+        for row in rows
+    ]
+
+
+def _post_paths(**ids: int) -> set[str]:
+    """Every path of the web face that takes a form, ids filled in."""
+    paths = set()
+    for module in (auth, devices, account, sharing, admin_users, admin_groups, admin_audit):
+        for route in module.routes:
+            if isinstance(route, Route) and "POST" in (route.methods or ()):
+                path = "/web" + route.path
+                for name, value in ids.items():
+                    path = path.replace("{" + name + ":int}", str(value))
+                paths.add(path)
+    return paths
 
 
 def _group_with_member(admin: WebClient, server: WebServer, member_id: int) -> int:
@@ -94,9 +122,33 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         },
         f"/web/sharing/shares/{share_id}/access": {"access": "write"},
         f"/web/sharing/shares/{share_id}/remove": {},
+        f"/web/admin/users/{victim_id}/totp/reset": {},
+        f"/web/admin/users/{victim_id}/delete": {"confirm": victim},
+        "/web/account/password": {
+            "current_password": ADMIN[1],
+            "password": "taken-over-1",
+            "password_repeat": "taken-over-1",
+        },
+        "/web/account/new-password": {
+            "password": "taken-over-1",
+            "password_repeat": "taken-over-1",
+        },
+        "/web/account/totp/setup": {},
+        "/web/account/totp/confirm": {"code": "123456"},
+        "/web/account/totp/disable": {"off_password": ADMIN[1], "off_code": "123456"},
+        "/web/account/recovery-codes": {},
+        "/web/login/code": {"code": "123456"},
         "/web/logout": {},
         "/web/login": {"login": ADMIN[0], "password": ADMIN[1]},
     }
+    # Every form of the web face is probed, including ones added later.
+    assert set(forms) == _post_paths(
+        user_id=victim_id,
+        group_id=group_id,
+        device_id=int(device_id),
+        collection_id=calendar_id,
+        share_id=share_id,
+    )
     before = _state(web_server)
     for path, data in forms.items():
         form = dict(data) if token is None else {"csrf_token": token, **data}
@@ -124,7 +176,7 @@ def test_a_token_of_another_session_does_not_count(web_server: WebServer, admin:
 def _admin_requests(user_id: int, group_id: int) -> list[tuple[str, str]]:
     """Every (method, path) the admin area answers, read from its routes."""
     requests = []
-    for route in [*admin_users.routes, *admin_groups.routes]:
+    for route in [*admin_users.routes, *admin_groups.routes, *admin_audit.routes]:
         assert isinstance(route, Route)
         path = "/web" + route.path.replace("{user_id:int}", str(user_id))
         path = path.replace("{group_id:int}", str(group_id))
@@ -142,7 +194,8 @@ def test_non_admins_get_403_on_every_admin_route(
     target_id = web_server.user_row(target).id
     group_id = _group_with_member(admin, web_server, target_id)
     requests = _admin_requests(target_id, group_id)
-    assert len(requests) >= 11
+    assert len(requests) >= 15
+    assert ("GET", "/web/admin/audit") in requests
     forms = {
         "/web/admin/users": {"username": unique("sneaky"), "password": "sneaky-pass-1"},
         f"/web/admin/users/{target_id}/active": {"active": "0"},
@@ -155,6 +208,8 @@ def test_non_admins_get_403_on_every_admin_route(
         f"/web/admin/groups/{group_id}/members": {"username": name},
         f"/web/admin/groups/{group_id}/members/{target_id}/remove": {},
         f"/web/admin/groups/{group_id}/delete": {},
+        f"/web/admin/users/{target_id}/totp/reset": {},
+        f"/web/admin/users/{target_id}/delete": {"confirm": target},
     }
     own_promotion = f"/web/admin/users/{web_server.user_row(name).id}/admin"
     before = _state(web_server)
@@ -167,6 +222,7 @@ def test_non_admins_get_403_on_every_admin_route(
     # The navigation does not offer what the user may not open.
     assert "/web/admin/users" not in client.get("/web/").text
     assert "/web/admin/groups" not in client.get("/web/").text
+    assert "/web/admin/audit" not in client.get("/web/").text
 
 
 def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: WebClient) -> None:
@@ -183,6 +239,8 @@ def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: Web
         "devices": client.get("/web/devices"),
         "dashboard": client.get("/web/"),
         "logout": client.get("/web/logout"),
+        "account": client.get("/web/account"),
+        "admin audit log": admin.get("/web/admin/audit"),
         "admin users": admin.get("/web/admin/users"),
         "admin groups": admin.get("/web/admin/groups"),
         "sharing, groups to pick": client.get("/web/sharing"),

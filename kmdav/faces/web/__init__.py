@@ -1,8 +1,9 @@
 """The web face: server-rendered pages under ``/web/``.
 
-One module per area (``auth``, ``dashboard``, ``devices``, ``sharing``,
-``admin_users``, ``admin_groups``); ``_web`` holds what they share,
-``_session`` the signed session cookie.  Pages call services; they never write tables themselves.
+One module per area (``auth``, ``dashboard``, ``devices``, ``account``,
+``sharing``, ``admin_users``, ``admin_groups``, ``admin_audit``); ``_web``
+holds what they share, ``_session`` the signed session cookie.  Pages call
+services; they never write tables themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from starlette.staticfiles import StaticFiles
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.faces.web import admin_groups, admin_users, auth, dashboard, devices, sharing
+from kmdav.faces.web import (
+    account,
+    admin_audit,
+    admin_groups,
+    admin_users,
+    auth,
+    dashboard,
+    devices,
+    sharing,
+)
 from kmdav.faces.web._session import SessionCodec
 from kmdav.faces.web._web import PREFIX, Web, WebApp
 from kmdav.settings import Settings
@@ -59,6 +69,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *sharing.routes,
             *admin_users.routes,
             *admin_groups.routes,
+            *account.routes,
+            *admin_audit.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

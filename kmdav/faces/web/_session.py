@@ -9,6 +9,11 @@ login form needs a CSRF token too.
 A login session also carries a *fingerprint* of the user's password hash:
 changing the password, or disabling the user, ends every session of that
 user at its next request.  The fingerprint is a digest, never the hash.
+
+Between the password and the second factor (TOTP) a session is *pending*:
+it names the user whose password was right, the fingerprint, where to go
+afterwards and when the password was checked, but logs nobody in.  A
+pending state older than :data:`PENDING_SECONDS` counts for nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
@@ -24,6 +30,22 @@ from starlette.responses import Response
 
 COOKIE_NAME = "kmdav_session"
 CSRF_FIELD = "csrf_token"
+#: How long the second step of a login waits for its code.
+PENDING_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    """A password that was right, waiting for the second factor."""
+
+    user_id: int
+    fingerprint: str
+    since: int
+    next_url: str
+
+    def expired(self, now: float | None = None) -> bool:
+        age = (time.time() if now is None else now) - self.since
+        return not 0 <= age <= PENDING_SECONDS
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,7 @@ class WebSession:
     csrf: str
     user_id: int | None = None
     fingerprint: str = ""
+    pending: PendingLogin | None = None
 
     @classmethod
     def anonymous(cls) -> WebSession:
@@ -46,6 +69,16 @@ class WebSession:
             user_id=user_id,
             fingerprint=password_fingerprint(password_hash),
         )
+
+    def awaiting_second_factor(self, user_id: int, password_hash: str, next_url: str) -> WebSession:
+        """Not logged in yet: the password was right, a code must follow."""
+        pending = PendingLogin(
+            user_id, password_fingerprint(password_hash), int(time.time()), next_url
+        )
+        return WebSession(csrf=secrets.token_urlsafe(32), pending=pending)
+
+    def without_pending(self) -> WebSession:
+        return replace(self, pending=None)
 
     def csrf_matches(self, token: object) -> bool:
         return isinstance(token, str) and hmac.compare_digest(self.csrf, token)
@@ -78,10 +111,23 @@ class SessionCodec:
             csrf=data["csrf"],
             user_id=user_id if isinstance(user_id, int) else None,
             fingerprint=str(data.get("fp", "")),
+            pending=_read_pending(data.get("pending")),
         )
 
     def write(self, request: Request, response: Response, session: WebSession) -> None:
-        payload = {"csrf": session.csrf, "uid": session.user_id, "fp": session.fingerprint}
+        payload: dict[str, object] = {
+            "csrf": session.csrf,
+            "uid": session.user_id,
+            "fp": session.fingerprint,
+        }
+        if session.pending is not None:
+            pending = session.pending
+            payload["pending"] = [
+                pending.user_id,
+                pending.fingerprint,
+                pending.since,
+                pending.next_url,
+            ]
         response.set_cookie(
             COOKIE_NAME,
             self._serializer.dumps(payload),
@@ -92,3 +138,17 @@ class SessionCodec:
             # uvicorn turns a trusted proxy's X-Forwarded-Proto into the scheme.
             secure=request.url.scheme == "https",
         )
+
+
+def _read_pending(value: object) -> PendingLogin | None:
+    if not isinstance(value, list) or len(value) != 4:
+        return None
+    user_id, fingerprint, since, next_url = value
+    if not (
+        isinstance(user_id, int)
+        and isinstance(fingerprint, str)
+        and isinstance(since, int)
+        and isinstance(next_url, str)
+    ):
+        return None
+    return PendingLogin(user_id, fingerprint, since, next_url)

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/web"
 SCOPE_KEY = "kmdav.web"
+#: After an admin reset, the one page a user may see until they choose a password.
+NEW_PASSWORD_PATH = PREFIX + "/account/new-password"
 #: Field errors of a form: field name -> message; "" holds form-wide errors.
 FormErrors = dict[str, str]
 
@@ -72,6 +74,7 @@ class Viewer:
     username: str
     display_name: str
     is_admin: bool
+    must_change_password: bool = False
 
 
 @dataclass
@@ -148,6 +151,7 @@ NAVIGATION = [
     ("/web/sharing", "Sharing", False),
     ("/web/admin/users", "Users", True),
     ("/web/admin/groups", "Groups", True),
+    ("/web/admin/audit", "Audit log", True),
 ]
 
 
@@ -206,7 +210,13 @@ def load_viewer(session: Session, state: WebSession | None) -> Viewer | None:
         or password_fingerprint(user.password_hash) != state.fingerprint
     ):
         return None
-    return Viewer(user.id, user.username, user.display_name or user.username, user.is_admin)
+    return Viewer(
+        user.id,
+        user.username,
+        user.display_name or user.username,
+        user.is_admin,
+        user.must_change_password,
+    )
 
 
 # -- handler wrappers -----------------------------------------------------------
@@ -218,10 +228,13 @@ InvalidHandler = Callable[[Call, FormErrors], Response]
 def _admit(
     request: Request, web: Web, session: Session, stored: WebSession | None, admin: bool
 ) -> Viewer | Response:
-    """The viewer when they may proceed; else the answer: login or 403."""
+    """The viewer when they may proceed; else the answer: login, the forced
+    password change, or 403."""
     viewer = load_viewer(session, stored)
     if viewer is None:
         return redirect_to_login(request)
+    if viewer.must_change_password and request.url.path != NEW_PASSWORD_PATH:
+        return redirect(NEW_PASSWORD_PATH)
     if admin and not viewer.is_admin:
         return error_page(request, web, 403, "Only administrators may do this.", viewer)
     return viewer

@@ -1,8 +1,11 @@
 """``/web/admin/users``: administrators manage user accounts.
 
-List, create, disable/enable, grant/take administrator rights and reset a
-user's password.  The service keeps the rule that at least one active
-administrator always remains; its refusal shows as a form error.
+List, create, disable/enable, grant/take administrator rights, reset a
+user's password (they must choose their own at the next web login), switch
+off a user's two-factor login (a lost phone), and delete a user after a
+confirmation page that lists what goes with them.  The service keeps the
+rule that at least one active administrator always remains; its refusal
+shows as a form error.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kmdav.accounts import deletion, second_factor
 from kmdav.accounts import service as accounts
 from kmdav.errors import ValidationError
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
@@ -22,7 +26,11 @@ NOTICES = {
     "disabled": "The user is disabled: no more web logins, and devices stop syncing.",
     "promoted": "The user is now an administrator.",
     "demoted": "The user is no longer an administrator.",
-    "password": "The password was changed. Tell the user the new one in person.",
+    "password": "The password was changed. Tell the user the new one in person; "
+    "they choose their own at the next login.",
+    "totp-reset": "Two-factor login is off for that user; they can set it up again.",
+    "totp-unchanged": "That user had no two-factor login.",
+    "deleted": "The user and their personal data are deleted.",
 }
 
 
@@ -107,8 +115,41 @@ def reset_password(call: Call) -> Response:
     accounts.validate_password(password)
     if password != call.field("password_repeat", strip=False):
         raise ValidationError("the two passwords differ", field="password_repeat")
-    accounts.set_password(call.session, user.username, password, actor=call.actor)
+    accounts.set_password(call.session, user.username, password, actor=call.actor, must_change=True)
     return redirect(PATH + "?notice=password")
+
+
+@action(admin=True, invalid=_invalid)
+def reset_totp(call: Call) -> Response:
+    changed = second_factor.reset_by_admin(call.session, _target(call).id, actor=call.actor)
+    return redirect(PATH + "?notice=" + ("totp-reset" if changed else "totp-unchanged"))
+
+
+def _delete_page(call: Call, *, errors: FormErrors | None = None, status: int = 200) -> Response:
+    user = _target(call)
+    return call.render(
+        "admin_user_delete.html",
+        status,
+        user=user,
+        summary=deletion.deletion_summary(call.session, user.id),
+        is_self=user.id == call.viewer.id,
+        errors=errors or {},
+    )
+
+
+@page(admin=True)
+def delete_form(call: Call) -> Response:
+    return _delete_page(call)
+
+
+def _invalid_delete(call: Call, errors: FormErrors) -> Response:
+    return _delete_page(call, errors=errors, status=400)
+
+
+@action(admin=True, invalid=_invalid_delete)
+def delete_user(call: Call) -> Response:
+    deletion.delete_user(call.session, _target(call).id, call.field("confirm"), actor=call.actor)
+    return redirect(PATH + "?notice=deleted")
 
 
 routes = [
@@ -118,4 +159,7 @@ routes = [
     Route("/admin/users/{user_id:int}/admin", set_admin, methods=["POST"]),
     Route("/admin/users/{user_id:int}/password", password_form, methods=["GET"]),
     Route("/admin/users/{user_id:int}/password", reset_password, methods=["POST"]),
+    Route("/admin/users/{user_id:int}/totp/reset", reset_totp, methods=["POST"]),
+    Route("/admin/users/{user_id:int}/delete", delete_form, methods=["GET"]),
+    Route("/admin/users/{user_id:int}/delete", delete_user, methods=["POST"]),
 ]

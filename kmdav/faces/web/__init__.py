@@ -1,8 +1,9 @@
 """The web face: server-rendered pages under ``/web/``.
 
 One module per area (``auth``, ``dashboard``, ``devices``,
-``admin_users``, ``admin_groups``); ``_web`` holds what they share, ``_session`` the signed
-session cookie.  Pages call services; they never write tables themselves.
+``admin_users``, ``admin_groups``, ``admin_mail``, ``jobs``); ``_web`` holds
+what they share, ``_session`` the signed session cookie.  Pages call
+services; they never write tables themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.faces.web import admin_groups, admin_users, auth, dashboard, devices
+from kmdav.faces.web import admin_groups, admin_mail, admin_users, auth, dashboard, devices, jobs
 from kmdav.faces.web._session import SessionCodec
 from kmdav.faces.web._web import PREFIX, Web, WebApp
 from kmdav.settings import Settings
@@ -49,6 +50,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             settings.web.login_failures_allowed, settings.web.login_failure_window_seconds
         ),
         templates=make_templates(),
+        settings=settings,
     )
     static = StaticFiles(directory=str(files("kmdav.webui") / "static"))
     router = Router(
@@ -58,6 +60,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *devices.routes,
             *admin_users.routes,
             *admin_groups.routes,
+            *admin_mail.routes,
+            *jobs.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

@@ -35,6 +35,7 @@ from kmdav.db import Database
 from kmdav.errors import KmdavError, NotFoundError, ValidationError
 from kmdav.faces.web._session import CSRF_FIELD, SessionCodec, WebSession, password_fingerprint
 from kmdav.models import User
+from kmdav.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Web:
     sessions: SessionCodec
     throttle: LoginThrottle
     templates: jinja2.Environment
+    settings: Settings
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ NAVIGATION = [
     ("/web/devices", "Devices", False),
     ("/web/admin/users", "Users", True),
     ("/web/admin/groups", "Groups", True),
+    ("/web/admin/mail", "Mail", True),
 ]
 
 

@@ -52,6 +52,7 @@ def make_huey(settings: Settings, name: str = QUEUE_NAME) -> Huey:
     if settings.jobs.redis_url:
         return RedisHuey(name, url=settings.jobs.redis_url, results=False)
     path = (settings.data_dir / QUEUE_FILE_NAME).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(name, filename=str(path), results=False, fsync=True)
 
 

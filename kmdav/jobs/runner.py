@@ -25,11 +25,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kmdav.db import Database
-from kmdav.jobs.kinds import JobCancelled, JobFailed, find_kind
+from kmdav.jobs.kinds import JobCancelled, JobFailed, JobKind, find_kind
 from kmdav.models import Job, utcnow
 from kmdav.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another run took the job over (this one went past its lease): stop
+    without writing anything more."""
 
 
 class RetryLater(Exception):
@@ -86,6 +91,10 @@ class JobContext:
         job = session.get(Job, self.job_id, with_for_update=True, populate_existing=True)
         if job is None:
             raise JobFailed("the job record disappeared")
+        if job.status != "running" or job.attempts != self.attempt:
+            # Taken over after this run's lease ran out: its work in this
+            # transaction is rolled back, so the two runs never both write.
+            raise LeaseLost(f"job {self.job_id} is now run by attempt {job.attempts}")
         if job.cancel_requested and cancellable:
             raise JobCancelled("cancelled")
         if done is not None:
@@ -132,23 +141,37 @@ def run_job(database: Database, settings: Settings, job_id: int) -> str | None:
         return None
     kind = find_kind(context.kind)
     if kind is None:
-        return _finish(database, job_id, "failed", error=f"unknown job kind {context.kind!r}")
+        return _finish(
+            database, job_id, context.attempt, "failed", error=f"unknown job kind {context.kind!r}"
+        )
     logger.info("jobs: running job %s (%s, attempt %s)", job_id, kind.name, context.attempt)
+    status, details = _attempt(kind, context)
+    if status is None:
+        return None
+    recorded = _finish(database, job_id, context.attempt, status, **details)
+    if recorded == "queued":
+        raise RetryLater(kind.retry_delay)
+    return recorded
+
+
+def _attempt(kind: JobKind, context: JobContext) -> tuple[str | None, dict[str, Any]]:
+    """Run the handler once: the status to record and its details (None: the
+    run lost its lease and records nothing)."""
     try:
         returned = kind.handler(context)
+    except LeaseLost as lost:
+        logger.warning("jobs: stopped a run that lost its lease: %s", lost)
+        return None, {}
     except JobCancelled:
-        return _finish(database, job_id, "cancelled", message="Cancelled.")
+        return "cancelled", {"message": "Cancelled."}
     except JobFailed as error:
-        logger.warning("jobs: job %s (%s) failed: %s", job_id, kind.name, error)
-        return _finish(database, job_id, "failed", error=str(error))
+        logger.warning("jobs: job %s (%s) failed: %s", context.job_id, kind.name, error)
+        return "failed", {"error": str(error)}
     except Exception as error:
-        logger.exception("jobs: job %s (%s) raised", job_id, kind.name)
-        reason = str(error) or error.__class__.__name__
-        if context.attempt < kind.max_attempts:
-            _finish(database, job_id, "queued", error=reason)
-            raise RetryLater(kind.retry_delay) from error
-        return _finish(database, job_id, "failed", error=reason)
-    return _finish(database, job_id, "done", result=returned or {})
+        logger.exception("jobs: job %s (%s) raised", context.job_id, kind.name)
+        retry = context.attempt < kind.max_attempts
+        return ("queued" if retry else "failed"), {"error": str(error) or type(error).__name__}
+    return "done", {"result": returned or {}}
 
 
 def _claim(database: Database, settings: Settings, job_id: int) -> JobContext | None:
@@ -186,16 +209,19 @@ def _claim(database: Database, settings: Settings, job_id: int) -> JobContext | 
 def _finish(
     database: Database,
     job_id: int,
+    attempt: int,
     status: str,
     *,
     error: str = "",
     message: str | None = None,
     result: dict[str, Any] | None = None,
-) -> str:
+) -> str | None:
+    """Record how attempt ``attempt`` ended; None when another run owns the job now."""
     with database.transaction() as session:
         job = session.get(Job, job_id, with_for_update=True)
-        if job is None:
-            return status
+        if job is None or job.status != "running" or job.attempts != attempt:
+            logger.warning("jobs: job %s changed hands; attempt %s ends quietly", job_id, attempt)
+            return None
         job.status = status
         job.lease_until = None
         job.error = error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from kmdav import audit
 from kmdav.db import Database
 from kmdav.jobs import JobContext, JobFailed, job_kind
-from kmdav.models import AuditEntry
+from kmdav.models import AuditEntry, Job, utcnow
 from kmdav.settings import JobsSettings, Settings
 from tests.conftest import TEST_SECRET
 
@@ -32,6 +33,19 @@ def write_items(ctx: JobContext) -> dict[str, Any]:
                 raise RuntimeError(f"crash in item {index}")
             ctx.checkpoint(session, done=index + 1, total=count, message=f"item {index}")
     return {"items": count}
+
+
+@job_kind("test.overtaken")
+def overtaken(ctx: JobContext) -> None:
+    """Goes past its lease: another run claims the job before this one's checkpoint."""
+    with ctx.transaction() as session:
+        job = session.get(Job, ctx.job_id)
+        assert job is not None
+        job.attempts += 1
+        job.lease_until = utcnow() + timedelta(seconds=60)
+    with ctx.transaction() as session:
+        audit.record(session, audit.SYSTEM, "test.item", object_id=f"{ctx.key}:late")
+        ctx.checkpoint(session, done=1)
 
 
 @job_kind("test.fail", max_attempts=2, retry_delay=0.1)

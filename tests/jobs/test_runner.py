@@ -86,6 +86,17 @@ def test_a_killed_worker_is_taken_over_after_its_lease(
     assert _job(database, job_id).attempts == 2
 
 
+def test_a_run_that_lost_its_lease_writes_nothing(
+    database: Database, job_settings: Settings
+) -> None:
+    key = new_key()
+    job_id = _enqueue(database, "test.overtaken", key)
+    assert run_job(database, job_settings, job_id) is None
+    assert count_items(database, key) == 0  # its work was rolled back with the checkpoint
+    job = _job(database, job_id)
+    assert (job.status, job.attempts, job.done) == ("running", 2, 0)  # the new owner's
+
+
 def test_failures_retry_then_fail(database: Database, job_settings: Settings) -> None:
     job_id = _enqueue(database, "test.fail", new_key())
     with pytest.raises(RetryLater) as retry:

@@ -37,6 +37,10 @@ def queue_mail(
     created_by: int | None = None,
 ) -> Job:
     """The job that sends this message once (an existing one for ``purpose``)."""
+    for field, value in (("subject", subject), ("to_name", to_name)):
+        if "\r" in value or "\n" in value:
+            # A line break in a header would end it (header injection).
+            raise ValidationError(f"The {field.replace('_', ' ')} must be one line.", field=field)
     payload = {
         "to": check_address(to),
         "to_name": to_name,

@@ -96,6 +96,10 @@ def test_an_interrupted_send_is_not_repeated(
     assert "not sent again" in _job(database, job_id).error
 
 
-def test_a_bad_address_is_refused_before_queueing(database: Database) -> None:
+@pytest.mark.parametrize(
+    ("to", "subject"),
+    [("nobody", "s"), ("a@example.org", "two\nlines"), ("a@example.org", "Bcc: x\r\n")],
+)
+def test_bad_input_is_refused_before_queueing(database: Database, to: str, subject: str) -> None:
     with pytest.raises(ValidationError), database.transaction() as session:
-        outbox.queue_mail(session, purpose=new_key(), to="nobody", subject="s", body="b")
+        outbox.queue_mail(session, purpose=new_key(), to=to, subject=subject, body="b")

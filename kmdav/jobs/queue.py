@@ -159,6 +159,10 @@ class EmbeddedConsumer:
                     continue
                 try:
                     self._consume()
+                except Exception:
+                    # E.g. Redis is unreachable: try again rather than never.
+                    logger.exception("jobs: the consumer failed; retrying")
+                    self._stop.wait(self.LOCK_RETRY_SECONDS)
                 finally:
                     fcntl.flock(fd, fcntl.LOCK_UN)
         finally:

@@ -18,6 +18,8 @@ from kmdav import __version__, migrate
 from kmdav.db import Database, ping
 from kmdav.faces.dav import dav_routes
 from kmdav.faces.web import web_routes
+from kmdav.jobs import service as jobs_service
+from kmdav.jobs.queue import LOCK_FILE_NAME, EmbeddedConsumer, JobQueue
 from kmdav.log import configure_logging
 from kmdav.settings import Settings, load_settings
 
@@ -40,12 +42,24 @@ def create_app(settings: Settings) -> Starlette:
         # Upgrading on start is documented in the README; concurrent workers
         # serialise on SQLite's write lock or PostgreSQL's advisory lock.
         await run_in_threadpool(migrate.upgrade, database.engine)
+        # Every worker process hands jobs to the queue; one consumer per host
+        # runs them (the others wait for its lock), unless `kmdav worker`s do.
+        queue = JobQueue(settings, database)
+        queue.install()
+        consumer = None
+        if settings.jobs.run_in_server:
+            consumer = EmbeddedConsumer(queue, settings.data_dir / LOCK_FILE_NAME)
+            consumer.start()
         logger.info(
             "kmdav %s started on %s", __version__, (settings.is_sqlite and "SQLite") or "PostgreSQL"
         )
         try:
             yield
         finally:
+            if consumer is not None:
+                await run_in_threadpool(consumer.stop)
+            jobs_service.install_dispatcher(None)
+            queue.close()
             database.close()
 
     def healthz(request: Request) -> JSONResponse:

@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path, help="PEM private key for direct TLS")
     serve.set_defaults(handler=_cmd_serve)
 
+    worker = commands.add_parser(
+        "worker", help="run background jobs (with [jobs] run_in_server = false)"
+    )
+    _data_dir_option(worker)
+    worker.set_defaults(handler=_cmd_worker)
+
     user = commands.add_parser("user", help="manage users")
     user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", parser_class=_Parser)
     user_commands.required = True
@@ -230,6 +236,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=server.forwarded_allow_ips,
         log_level=settings.log_level.lower(),
     )
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from kmdav.jobs.queue import run_worker
+    from kmdav.log import configure_logging
+
+    configure_logging(settings.log_level)
+    database = _open_database(settings)
+    try:
+        run_worker(settings, database)
+    finally:
+        database.close()
     return 0
 
 

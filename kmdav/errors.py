@@ -46,3 +46,16 @@ class PermissionDeniedError(KmdavError):
 
 class LastAdminError(PermissionDeniedError):
     """The change would leave no active administrator."""
+
+
+class MailError(KmdavError):
+    """The mail server could not be reached or refused the message.
+
+    ``permanent`` is true when trying again unchanged cannot help (a refused
+    login or recipient, a 5xx answer, a missing setting); transient failures
+    (no connection, 4xx answers) are worth a retry.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,6 +67,42 @@ class ServerSettings(BaseModel):
     forwarded_allow_ips: str = "127.0.0.1"
 
 
+class JobsSettings(BaseModel):
+    """Background jobs (huey): where the queue lives and who consumes it."""
+
+    #: Empty: the queue is a SQLite file in the data dir (one host). A Redis
+    #: URL ("redis://127.0.0.1:6379/0") when several hosts run kmdav.
+    redis_url: str = ""
+    #: Run the consumer inside ``kmdav serve``. Set to false when separate
+    #: ``kmdav worker`` processes do the work.
+    run_in_server: bool = True
+    #: Worker threads of one consumer.
+    workers: int = Field(default=2, ge=1, le=64)
+    #: Seconds a running job may go without reporting progress before it is
+    #: taken for dead (its process was killed) and run again.
+    lease_seconds: int = Field(default=300, ge=10)
+
+
+class MailSettings(BaseModel):
+    """Outgoing e-mail over SMTP."""
+
+    #: Empty: kmdav sends no e-mail (sending fails with a clear message).
+    host: str = ""
+    port: int = Field(default=587, ge=1, le=65535)
+    #: none (plain, e.g. a local relay), starttls (port 587) or tls (port 465).
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    #: Login for SMTP AUTH; empty: no login.
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    #: Sender of every message, e.g. "kmdav <crm@example.com>".
+    from_address: str = ""
+    #: Seconds to wait for the server at each step.
+    timeout: float = Field(default=30, gt=0)
+    #: PEM file of CA certificates to verify the server with; empty: the
+    #: system's certificate store. Verification is never switched off.
+    ca_file: Path | None = None
+
+
 class Settings(BaseSettings):
     """All of kmdav's configuration."""
 
@@ -85,6 +121,8 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     dav: DavSettings = DavSettings()
     web: WebSettings = WebSettings()
+    jobs: JobsSettings = JobsSettings()
+    mail: MailSettings = MailSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -60,14 +60,16 @@ def live_server(
     workers: int = 1,
     admin_password: str = "admin-password-1",
     init: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """``kmdav init`` then ``kmdav serve`` on a free port; stopped afterwards.
 
     ``init=False`` skips ``kmdav init``: for a second server on a database
     another one already set up (the caller prepares ``data_dir``, e.g. with
-    the first server's ``secret_key``).
+    the first server's ``secret_key``).  ``extra_env`` adds settings
+    (``KMDAV_MAIL__HOST``, ...).
     """
-    env = {"KMDAV_LOG_LEVEL": "WARNING", "KMDAV_DATABASE_URL": database_url}
+    env = {"KMDAV_LOG_LEVEL": "WARNING", "KMDAV_DATABASE_URL": database_url, **(extra_env or {})}
     if init:
         run_cli("init", "--data-dir", str(data_dir), "--admin-password", admin_password, env=env)
     port = free_port()

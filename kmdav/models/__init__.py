@@ -21,6 +21,7 @@ from kmdav.models.contacts import (
     CustomFieldValue,
 )
 from kmdav.models.dav import CollectionShare, DavChange, DavCollection, DavItem
+from kmdav.models.jobs import Job
 
 __all__ = [
     "AppPassword",
@@ -39,6 +40,7 @@ __all__ = [
     "DavItem",
     "Group",
     "GroupMembership",
+    "Job",
     "Permission",
     "RecoveryCode",
     "User",

@@ -1,9 +1,9 @@
 """The web face: server-rendered pages under ``/web/``.
 
 One module per area (``auth``, ``dashboard``, ``devices``, ``account``,
-``sharing``, ``admin_users``, ``admin_groups``, ``admin_audit``); ``_web``
-holds what they share, ``_session`` the signed session cookie.  Pages call
-services; they never write tables themselves.
+``sharing``, ``jobs``, ``admin_users``, ``admin_groups``, ``admin_audit``,
+``admin_mail``); ``_web`` holds what they share, ``_session`` the signed
+session cookie.  Pages call services; they never write tables themselves.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from kmdav.faces.web import (
     account,
     admin_audit,
     admin_groups,
+    admin_mail,
     admin_users,
     auth,
     dashboard,
     devices,
+    jobs,
     sharing,
 )
 from kmdav.faces.web._session import SessionCodec
@@ -59,6 +61,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             settings.web.login_failures_allowed, settings.web.login_failure_window_seconds
         ),
         templates=make_templates(),
+        settings=settings,
     )
     static = StaticFiles(directory=str(files("kmdav.webui") / "static"))
     router = Router(
@@ -71,6 +74,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *admin_groups.routes,
             *account.routes,
             *admin_audit.routes,
+            *admin_mail.routes,
+            *jobs.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

@@ -35,6 +35,7 @@ from kmdav.db import Database
 from kmdav.errors import KmdavError, NotFoundError, ValidationError
 from kmdav.faces.web._session import CSRF_FIELD, SessionCodec, WebSession, password_fingerprint
 from kmdav.models import User
+from kmdav.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Web:
     sessions: SessionCodec
     throttle: LoginThrottle
     templates: jinja2.Environment
+    settings: Settings
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ NAVIGATION = [
     ("/web/admin/users", "Users", True),
     ("/web/admin/groups", "Groups", True),
     ("/web/admin/audit", "Audit log", True),
+    ("/web/admin/mail", "Mail", True),
 ]
 
 

@@ -7,7 +7,13 @@ import re
 import pytest
 from starlette.routing import Route
 
-from kmdav.faces.web import admin_groups, admin_users
+from kmdav.faces.web import (
+    admin_group_detail,
+    admin_groups,
+    admin_licence,
+    admin_user_detail,
+    admin_users,
+)
 from tests.web.conftest import ADMIN, WebClient, WebServer, unique
 
 pytestmark = pytest.mark.live
@@ -27,7 +33,40 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
     members = server.query(
         "SELECT group_id, user_id FROM group_memberships ORDER BY group_id, user_id"
     )
-    return [tuple(row) for rows in (users, devices, groups, members) for row in rows]
+    seats = server.query("SELECT user_id, module FROM user_modules ORDER BY user_id, module")
+    grants = server.query("SELECT user_id, group_id, module, action FROM permissions ORDER BY id")
+    return [tuple(row) for rows in (users, devices, groups, members, seats, grants) for row in rows]
+
+
+#: Routes of the admin area, from the modules that declare them.
+ADMIN_ROUTES = [
+    *admin_users.routes,
+    *admin_user_detail.routes,
+    *admin_groups.routes,
+    *admin_group_detail.routes,
+    *admin_licence.routes,
+]
+
+
+def _admin_forms(target_id: int, group_id: int, member: str) -> dict[str, dict[str, object]]:
+    """A filled-in form for every admin POST route."""
+    return {
+        "/web/admin/users": {"username": unique("sneaky"), "password": "sneaky-pass-1"},
+        f"/web/admin/users/{target_id}": {"display_name": "taken over", "email": ""},
+        f"/web/admin/users/{target_id}/active": {"active": "0"},
+        f"/web/admin/users/{target_id}/admin": {"admin": "1"},
+        f"/web/admin/users/{target_id}/password": {
+            "password": "taken-over-1",
+            "password_repeat": "taken-over-1",
+        },
+        f"/web/admin/users/{target_id}/modules": {"modules": ["billing", "sms"]},
+        f"/web/admin/users/{target_id}/permissions": {"grant": ["contacts:administer"]},
+        "/web/admin/groups": {"name": unique("sneaky"), "parent": ""},
+        f"/web/admin/groups/{group_id}/members": {"username": member},
+        f"/web/admin/groups/{group_id}/members/{target_id}/remove": {},
+        f"/web/admin/groups/{group_id}/delete": {},
+        f"/web/admin/groups/{group_id}/permissions": {"grant": ["billing:delete"]},
+    }
 
 
 def _group_with_member(admin: WebClient, server: WebServer, member_id: int) -> int:
@@ -53,17 +92,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     device_id = re.findall(r"/web/devices/(\d+)/revoke", device.text)[-1]
     group_id = _group_with_member(admin, web_server, victim_id)
     forms = {
-        "/web/admin/users": {"username": unique("intruder"), "password": "intruder-pass-1"},
-        f"/web/admin/users/{victim_id}/active": {"active": "0"},
-        f"/web/admin/users/{victim_id}/admin": {"admin": "1"},
-        f"/web/admin/users/{victim_id}/password": {
-            "password": "taken-over-1",
-            "password_repeat": "taken-over-1",
-        },
-        "/web/admin/groups": {"name": unique("planted"), "parent": ""},
-        f"/web/admin/groups/{group_id}/members": {"username": ADMIN[0]},
-        f"/web/admin/groups/{group_id}/members/{victim_id}/remove": {},
-        f"/web/admin/groups/{group_id}/delete": {},
+        **_admin_forms(victim_id, group_id, ADMIN[0]),
         "/web/devices": {"name": "planted device"},
         "/web/devices/profile": {"profile_name": "planted profile"},
         f"/web/devices/{device_id}/revoke": {},
@@ -72,7 +101,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     }
     before = _state(web_server)
     for path, data in forms.items():
-        form = dict(data) if token is None else {"csrf_token": token, **data}
+        form: dict[str, object] = dict(data) if token is None else {"csrf_token": token, **data}
         response = admin.post(path, form, csrf=False)
         assert response.status_code == 403, path
         assert "did not come from this site" in response.text
@@ -97,7 +126,7 @@ def test_a_token_of_another_session_does_not_count(web_server: WebServer, admin:
 def _admin_requests(user_id: int, group_id: int) -> list[tuple[str, str]]:
     """Every (method, path) the admin area answers, read from its routes."""
     requests = []
-    for route in [*admin_users.routes, *admin_groups.routes]:
+    for route in ADMIN_ROUTES:
         assert isinstance(route, Route)
         path = "/web" + route.path.replace("{user_id:int}", str(user_id))
         path = path.replace("{group_id:int}", str(group_id))
@@ -115,20 +144,8 @@ def test_non_admins_get_403_on_every_admin_route(
     target_id = web_server.user_row(target).id
     group_id = _group_with_member(admin, web_server, target_id)
     requests = _admin_requests(target_id, group_id)
-    assert len(requests) >= 11
-    forms = {
-        "/web/admin/users": {"username": unique("sneaky"), "password": "sneaky-pass-1"},
-        f"/web/admin/users/{target_id}/active": {"active": "0"},
-        f"/web/admin/users/{target_id}/admin": {"admin": "1"},
-        f"/web/admin/users/{target_id}/password": {
-            "password": "taken-over-1",
-            "password_repeat": "taken-over-1",
-        },
-        "/web/admin/groups": {"name": unique("sneaky"), "parent": ""},
-        f"/web/admin/groups/{group_id}/members": {"username": name},
-        f"/web/admin/groups/{group_id}/members/{target_id}/remove": {},
-        f"/web/admin/groups/{group_id}/delete": {},
-    }
+    assert len(requests) >= 17
+    forms = _admin_forms(target_id, group_id, name)
     own_promotion = f"/web/admin/users/{web_server.user_row(name).id}/admin"
     before = _state(web_server)
     for method, path in requests:
@@ -140,6 +157,7 @@ def test_non_admins_get_403_on_every_admin_route(
     # The navigation does not offer what the user may not open.
     assert "/web/admin/users" not in client.get("/web/").text
     assert "/web/admin/groups" not in client.get("/web/").text
+    assert "/web/admin/licence" not in client.get("/web/").text
 
 
 def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: WebClient) -> None:

@@ -1,7 +1,8 @@
 """The web face: server-rendered pages under ``/web/``.
 
 One module per area (``auth``, ``dashboard``, ``devices``,
-``admin_users``, ``admin_groups``); ``_web`` holds what they share, ``_session`` the signed
+``admin_users``, ``admin_user_detail``, ``admin_groups``, ``admin_group_detail``,
+``admin_licence``); ``_web`` holds what they share, ``_session`` the signed
 session cookie.  Pages call services; they never write tables themselves.
 """
 
@@ -16,9 +17,18 @@ from starlette.staticfiles import StaticFiles
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.faces.web import admin_groups, admin_users, auth, dashboard, devices
+from kmdav.faces.web import (
+    admin_group_detail,
+    admin_groups,
+    admin_licence,
+    admin_user_detail,
+    admin_users,
+    auth,
+    dashboard,
+    devices,
+)
 from kmdav.faces.web._session import SessionCodec
-from kmdav.faces.web._web import PREFIX, Web, WebApp
+from kmdav.faces.web._web import NAVIGATION, PREFIX, Web, WebApp
 from kmdav.settings import Settings
 
 
@@ -49,6 +59,9 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             settings.web.login_failures_allowed, settings.web.login_failure_window_seconds
         ),
         templates=make_templates(),
+        # Modules add their entries here, declared next to their routes.
+        navigation=NAVIGATION,
+        licence=settings.licence,
     )
     static = StaticFiles(directory=str(files("kmdav.webui") / "static"))
     router = Router(
@@ -57,7 +70,10 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *auth.routes,
             *devices.routes,
             *admin_users.routes,
+            *admin_user_detail.routes,
             *admin_groups.routes,
+            *admin_group_detail.routes,
+            *admin_licence.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

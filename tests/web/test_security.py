@@ -178,6 +178,12 @@ def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: Web
         "admin groups": admin.get("/web/admin/groups"),
         "group form error": admin.post("/web/admin/groups", group),
         "admin password": admin.get(f"/web/admin/users/{web_server.user_row(name).id}/password"),
+        "admin user page": admin.get(f"/web/admin/users/{web_server.user_row(name).id}"),
+        "admin group page": admin.get(
+            "/web/admin/groups/"
+            + str(web_server.query("SELECT id FROM groups WHERE name = :n", n=group["name"])[0][0])
+        ),
+        "licence": admin.get("/web/admin/licence"),
         "device name error": client.post("/web/devices", {"name": SCRIPT * 10}),
         "user form error": admin.post(
             "/web/admin/users", {"username": SCRIPT, "password": "short", "display_name": SCRIPT}
@@ -186,6 +192,6 @@ def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: Web
     }
     for label, page in pages.items():
         assert "<script" not in page.text, label
-        assert "&lt;script&gt;" in page.text or label == "admin password", label
+        assert "&lt;script&gt;" in page.text or label in {"admin password", "licence"}, label
     client.close()
     stranger.close()

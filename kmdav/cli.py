@@ -18,6 +18,7 @@ from typing import NoReturn
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from kmdav import __version__, audit, migrate
+from kmdav.accounts import modules
 from kmdav.accounts import service as accounts
 from kmdav.accounts.passwords import generate_password
 from kmdav.dav import provisioning
@@ -84,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     user = commands.add_parser("user", help="manage users")
     user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", parser_class=_Parser)
     user_commands.required = True
-    add = user_commands.add_parser("add", help="create a user")
+    add = user_commands.add_parser(
+        "add", help="create a user (with the calendar and tasks seats; more on the web)"
+    )
     add.add_argument("name")
     add.add_argument("--password", required=True)
     add.add_argument("--admin", action="store_true", help="make the user an administrator")
@@ -184,7 +187,15 @@ def _cmd_init(args: argparse.Namespace) -> int:
                     f"kmdav is already set up here: user {args.admin_user!r} exists "
                     "(use 'kmdav user passwd' to change its password)"
                 )
-            accounts.create_user(session, args.admin_user, password, is_admin=True, actor=audit.CLI)
+            # The first admin may use (and so try out) every module.
+            accounts.create_user(
+                session,
+                args.admin_user,
+                password,
+                is_admin=True,
+                modules=modules.SEAT_MODULES,
+                actor=audit.CLI,
+            )
     finally:
         database.close()
     print(f"kmdav initialised in {settings.data_dir.resolve()}")
@@ -263,6 +274,8 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
                 args.password,
                 is_admin=args.admin,
                 email=args.email,
+                # What the web form offers ticked; other seats are given on the web.
+                modules=modules.DEFAULT_SEATS,
                 actor=audit.CLI,
             )
     finally:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -55,6 +56,37 @@ class WebSettings(BaseModel):
     #: Failed web logins per (login name, address) tolerated within the window.
     login_failures_allowed: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=300, ge=1)
+
+
+#: A price per user and month: a non-negative decimal with at most 4 places.
+Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4, allow_inf_nan=False)]
+
+
+class LicenceSettings(BaseModel):
+    """Prices of the licence overview (per user and month)."""
+
+    currency: str = Field(default="EUR", min_length=1, max_length=8)
+    #: Every active user pays the contacts base.
+    base_price: Price = Decimal("15")
+    #: Each seat of another module, unless ``prices`` names that module.
+    module_price: Price = Decimal("10")
+    #: Per-module prices by module key, e.g. ``{ newsletter = "12.50" }``.
+    prices: dict[str, Price] = {}
+
+    @field_validator("prices")
+    @classmethod
+    def _known_modules(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        from kmdav.accounts.modules import SEAT_MODULES  # the catalogue lives with its service
+
+        unknown = sorted(set(value) - set(SEAT_MODULES))
+        if unknown:
+            raise ValueError(
+                f"unknown module(s) {', '.join(unknown)}; price one of {', '.join(SEAT_MODULES)}"
+            )
+        return value
+
+    def price_of(self, module: str) -> Decimal:
+        return self.prices.get(module, self.module_price)
 
 
 class ServerSettings(BaseModel):
@@ -123,6 +155,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     jobs: JobsSettings = JobsSettings()
     mail: MailSettings = MailSettings()
+    licence: LicenceSettings = LicenceSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -4,6 +4,11 @@ Letters as Radicale defines them: ``R``/``W`` read/write untagged
 collections (the root, a home), ``r``/``w`` read/write address books,
 calendars and their items.  Anything else gets no letter: Radicale then
 answers 403/404 without revealing names or content.
+
+Module seats: a calendar needs the user's calendar seat, a task list the
+tasks seat (``access.seat_for_collection``), also when it is shared in.
+Without it the collection gets no letter, so PROPFIND leaves it out and a
+direct request gets 403.  Seats are read once per request.
 """
 
 from __future__ import annotations
@@ -44,14 +49,20 @@ class Rights(radicale_rights.BaseRights):
             return ""
         if len(parts) == 1:
             return "RW"
-        if access.ALIAS_SEPARATOR not in parts[1]:
-            return "rw"  # alias names always contain the separator: an own collection
+        real_path, letters = f"{user}/{parts[1]}", "rw"
         with session_scope(self.database) as session:
-            aliases = state.cache.get(("aliases", user))
-            if aliases is None:
-                aliases = access.aliases_for(session, user, self.company_book)
-                state.cache[("aliases", user)] = aliases
-        alias = aliases.get(parts[1])
-        if alias is None:
-            return "rw"  # the user's own collection (or a new one being made)
-        return "rw" if alias.access == access.WRITE else "r"
+            # Alias names always contain the separator; others are own collections.
+            if access.ALIAS_SEPARATOR in parts[1]:
+                aliases = state.cache.get(("aliases", user))
+                if aliases is None:
+                    aliases = access.aliases_for(session, user, self.company_book)
+                    state.cache[("aliases", user)] = aliases
+                alias = aliases.get(parts[1])
+                if alias is not None:
+                    real_path = alias.real_path
+                    letters = "rw" if alias.access == access.WRITE else "r"
+            seats = state.cache.get(("seats", user))
+            if seats is None:
+                seats = access.dav_seats(session, user)
+                state.cache[("seats", user)] = seats
+            return letters if seats.allows(session, real_path) else ""

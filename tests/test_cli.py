@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
+from kmdav.accounts.modules import SEAT_MODULES
 from tests.databases import throwaway_database
 from tests.live import run_cli
 
@@ -70,6 +72,30 @@ def test_user_add_list_passwd(tmp_path: Path, fresh_db: dict[str, str]) -> None:
         "user", "passwd", "eve", "--data-dir", data, stdin="new-password-9\n", env=fresh_db
     )
     assert "changed" in changed.stdout
+    assert _seats(tmp_path / "d", fresh_db) == {
+        "boss": set(SEAT_MODULES),  # the first admin may use every module
+        "eve": {"calendar", "tasks"},
+        "jürgen": {"calendar", "tasks"},
+    }
+
+
+def _seats(data: Path, env: dict[str, str]) -> dict[str, set[str]]:
+    url = env.get("KMDAV_DATABASE_URL") or f"sqlite:///{data / 'kmdav.sqlite3'}"
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT users.username, user_modules.module FROM user_modules "
+                    "JOIN users ON users.id = user_modules.user_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    seats: dict[str, set[str]] = {}
+    for name, module in rows:
+        seats.setdefault(name, set()).add(module)
+    return seats
 
 
 @pytest.mark.parametrize(

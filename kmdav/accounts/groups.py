@@ -159,3 +159,17 @@ def flatten(tree: list[GroupNode]) -> list[GroupNode]:
         result.append(node)
         result.extend(flatten(node.children))
     return result
+
+
+def group_path(session: Session, group: Group) -> list[str]:
+    """The names from the root group down to ``group``."""
+    parents = {
+        row.id: (row.name, row.parent_id)
+        for row in session.execute(select(Group.id, Group.name, Group.parent_id))
+    }
+    names: list[str] = []
+    current: int | None = group.id
+    while current is not None and current in parents and len(names) <= len(parents):
+        name, current = parents[current]
+        names.append(name)
+    return names[::-1]

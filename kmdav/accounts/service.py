@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kmdav import audit
+from kmdav.accounts import modules as seats
 from kmdav.accounts.passwords import (
     DUMMY_HASH,
     generate_password,
@@ -114,20 +116,22 @@ def create_user(
     is_admin: bool = False,
     email: str | None = None,
     display_name: str = "",
+    modules: Iterable[str] = (),
     actor: audit.Actor = audit.SYSTEM,
 ) -> User:
-    """Create a user with a default address book, calendar and task list."""
+    """Create a user with a default address book, calendar and task list.
+
+    ``modules`` are the user's seats besides the contacts base (none unless
+    named: the calendar and task list stay hidden from devices without them).
+    """
     name = validate_username(username)
-    if len(display_name.strip()) > 200:
-        raise ValidationError("display names have at most 200 characters", field="display_name")
+    display_name = _validate_display_name(display_name)
     validate_password(password)
+    wanted = seats.validate_modules(modules)
     if get_user(session, name) is not None:
         raise ValidationError(f"a user named {name!r} already exists", field="username")
     email = validate_email(email)
-    if email is not None and session.scalar(
-        select(User.id).where(func.lower(User.email) == email.casefold())
-    ):
-        raise ValidationError(f"the e-mail address {email!r} is in use", field="email")
+    _ensure_email_free(session, email)
     user = User(
         username=name,
         email=email,
@@ -140,7 +144,54 @@ def create_user(
     session.flush()
     provisioning.provision_home(session, user)
     audit.record(session, actor, "user.create", "user", name, {"admin": is_admin, "email": email})
+    seats.set_seats(session, user, wanted, actor=actor)
     return user
+
+
+def _validate_display_name(display_name: str) -> str:
+    if len(display_name.strip()) > 200:
+        raise ValidationError("display names have at most 200 characters", field="display_name")
+    return display_name.strip()
+
+
+def _ensure_email_free(session: Session, email: str | None, user_id: int | None = None) -> None:
+    """Addresses are unique regardless of case (they are login names too)."""
+    if email is None:
+        return
+    query = select(User.id).where(func.lower(User.email) == email.casefold())
+    if user_id is not None:
+        query = query.where(User.id != user_id)
+    if session.scalar(query) is not None:
+        raise ValidationError(f"the e-mail address {email!r} is in use", field="email")
+
+
+def update_profile(
+    session: Session,
+    username: str,
+    *,
+    display_name: str,
+    email: str | None,
+    actor: audit.Actor = audit.SYSTEM,
+) -> None:
+    """Change display name and e-mail address (empty: the user name / none)."""
+    user = require_user(session, username)
+    name = _validate_display_name(display_name) or user.username
+    address = validate_email(email)
+    _ensure_email_free(session, address, user.id)
+    changed = {
+        key: value
+        for key, value, old in (
+            ("display_name", name, user.display_name),
+            ("email", address, user.email),
+        )
+        if value != old
+    }
+    if not changed:
+        return
+    user.display_name = name
+    user.email = address
+    session.flush()
+    audit.record(session, actor, "user.update", "user", username, changed)
 
 
 def set_password(

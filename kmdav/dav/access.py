@@ -7,12 +7,13 @@ CalDAV clients look for collections only below the user's home set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from kmdav.models import CollectionShare, DavCollection, Group, GroupMembership, User
+from kmdav.models import CollectionShare, DavCollection, Group, GroupMembership, User, UserModule
 
 READ = "read"
 WRITE = "write"
@@ -85,3 +86,66 @@ def aliases_for(session: Session, username: str, company_book: str) -> dict[str,
         if known is None or (known.access == READ and access == WRITE):
             aliases[name] = Alias(name, path, access)
     return aliases
+
+
+# -- module seats -------------------------------------------------------------
+
+CALENDAR_SEAT = "calendar"
+TASKS_SEAT = "tasks"
+COMPONENT_SET = "C:supported-calendar-component-set"
+
+
+def seat_for_collection(tag: str, props: dict[str, Any]) -> str | None:
+    """The module seat a collection needs: a task list (only VTODO) the
+    tasks seat, any other calendar the calendar seat, an address book none
+    (contacts is every user's base)."""
+    if tag != "VCALENDAR":
+        return None
+    components = {part.strip().upper() for part in str(props.get(COMPONENT_SET, "")).split(",")}
+    return TASKS_SEAT if components - {""} == {"VTODO"} else CALENDAR_SEAT
+
+
+@dataclass
+class DavSeats:
+    """One request's view of a user's seats; the seat each collection needs
+    is read once per collection (the user's own calendars in one query)."""
+
+    modules: frozenset[str]
+    needs: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def has_all(self) -> bool:
+        return {CALENDAR_SEAT, TASKS_SEAT} <= self.modules
+
+    def allows(self, session: Session, path: str) -> bool:
+        """May the user reach the collection at ``path`` (a real path)?"""
+        if self.has_all:
+            return True
+        if path not in self.needs:
+            row = session.execute(
+                select(DavCollection.tag, DavCollection.props).where(DavCollection.path == path)
+            ).first()
+            # Not there yet (being made): nothing to hide.
+            self.needs[path] = seat_for_collection(row.tag, row.props) if row else None
+        need = self.needs[path]
+        return need is None or need in self.modules
+
+
+def dav_seats(session: Session, username: str) -> DavSeats:
+    """The user's seats; with calendar or tasks missing, also the seat
+    each of the user's own calendars needs."""
+    rows = session.execute(
+        select(User.id, UserModule.module)
+        .outerjoin(UserModule, UserModule.user_id == User.id)
+        .where(User.username == username)
+    ).all()
+    user_id = rows[0][0] if rows else None
+    seats = DavSeats(frozenset(module for _, module in rows if module is not None))
+    if user_id is not None and not seats.has_all:
+        for path, tag, props in session.execute(
+            select(DavCollection.path, DavCollection.tag, DavCollection.props).where(
+                DavCollection.owner_id == user_id, DavCollection.tag == "VCALENDAR"
+            )
+        ):
+            seats.needs[path] = seat_for_collection(tag, props)
+    return seats

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from kmdav.accounts.modules import DEFAULT_SEATS
 from tests.databases import throwaway_database
 from tests.live import LiveServer, live_server
 
@@ -87,7 +88,7 @@ class WebClient:
         assert match, page.text
         return match.group(1)
 
-    def post(self, path: str, data: dict[str, str], *, csrf: bool = True) -> httpx.Response:
+    def post(self, path: str, data: Mapping[str, Any], *, csrf: bool = True) -> httpx.Response:
         form = {"csrf_token": self.token(), **data} if csrf else dict(data)
         return self.http.post(path, data=form)
 
@@ -97,9 +98,19 @@ class WebClient:
     def logged_in(self) -> bool:
         return self.get("/web/").status_code == 200
 
-    def create_user(self, username: str, password: str, **fields: str) -> httpx.Response:
+    def create_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        modules: Sequence[str] = DEFAULT_SEATS,
+        **fields: str,
+    ) -> httpx.Response:
+        """Through the form; ``modules`` are the seat boxes left ticked (by
+        default those the form offers ticked: calendar and tasks)."""
         response = self.post(
-            "/web/admin/users", {"username": username, "password": password, **fields}
+            "/web/admin/users",
+            {"username": username, "password": password, "modules": list(modules), **fields},
         )
         assert response.status_code == 303, response.text
         return response

@@ -10,10 +10,15 @@ from starlette.routing import Route
 from kmdav.faces.web import (
     account,
     admin_audit,
+    admin_group_detail,
     admin_groups,
+    admin_licence,
+    admin_mail,
+    admin_user_detail,
     admin_users,
     auth,
     devices,
+    jobs,
     sharing,
 )
 from tests.web.conftest import ADMIN, WebClient, WebServer, unique
@@ -21,6 +26,8 @@ from tests.web.conftest import ADMIN, WebClient, WebServer, unique
 pytestmark = pytest.mark.live
 
 SCRIPT = "<script>alert(1)</script>"
+#: The CSRF check comes before any lookup, so a job that does not exist will do.
+NO_JOB = 987654
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
@@ -41,24 +48,64 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
     )
     codes = server.query("SELECT id, code_hash, used_at FROM recovery_codes ORDER BY id")
     collections = server.query("SELECT id, path FROM dav_collections ORDER BY id")
-    return [
-        tuple(row)
-        for rows in (users, devices, groups, members, shares, codes, collections)
-        for row in rows
-    ]
+    seats = server.query("SELECT user_id, module FROM user_modules ORDER BY user_id, module")
+    grants = server.query("SELECT user_id, group_id, module, action FROM permissions ORDER BY id")
+    mails = server.query("SELECT id, kind, key, status FROM jobs ORDER BY id")
+    tables = (users, devices, groups, members, shares, codes, collections, seats, grants, mails)
+    return [tuple(row) for rows in tables for row in rows]
+
+
+#: Routes of the admin area, from the modules that declare them.
+ADMIN_ROUTES = [
+    *admin_users.routes,
+    *admin_user_detail.routes,
+    *admin_groups.routes,
+    *admin_group_detail.routes,
+    *admin_licence.routes,
+    *admin_audit.routes,
+    *admin_mail.routes,
+]
+
+#: Every module of the web face that declares routes.
+WEB_MODULES = (auth, devices, account, sharing, jobs)
 
 
 def _post_paths(**ids: int) -> set[str]:
     """Every path of the web face that takes a form, ids filled in."""
     paths = set()
-    for module in (auth, devices, account, sharing, admin_users, admin_groups, admin_audit):
-        for route in module.routes:
-            if isinstance(route, Route) and "POST" in (route.methods or ()):
-                path = "/web" + route.path
-                for name, value in ids.items():
-                    path = path.replace("{" + name + ":int}", str(value))
-                paths.add(path)
+    for route in [*ADMIN_ROUTES, *(route for module in WEB_MODULES for route in module.routes)]:
+        if isinstance(route, Route) and "POST" in (route.methods or ()):
+            path = "/web" + route.path
+            for name, value in ids.items():
+                path = path.replace("{" + name + ":int}", str(value))
+            paths.add(path)
     return paths
+
+
+def _admin_forms(
+    target_id: int, target: str, group_id: int, member: str
+) -> dict[str, dict[str, object]]:
+    """A filled-in form for every admin POST route."""
+    return {
+        "/web/admin/users": {"username": unique("sneaky"), "password": "sneaky-pass-1"},
+        f"/web/admin/users/{target_id}": {"display_name": "taken over", "email": ""},
+        f"/web/admin/users/{target_id}/active": {"active": "0"},
+        f"/web/admin/users/{target_id}/admin": {"admin": "1"},
+        f"/web/admin/users/{target_id}/password": {
+            "password": "taken-over-1",
+            "password_repeat": "taken-over-1",
+        },
+        f"/web/admin/users/{target_id}/modules": {"modules": ["billing", "sms"]},
+        f"/web/admin/users/{target_id}/permissions": {"grant": ["contacts:administer"]},
+        f"/web/admin/users/{target_id}/totp/reset": {},
+        f"/web/admin/users/{target_id}/delete": {"confirm": target},
+        "/web/admin/groups": {"name": unique("sneaky"), "parent": ""},
+        f"/web/admin/groups/{group_id}/members": {"username": member},
+        f"/web/admin/groups/{group_id}/members/{target_id}/remove": {},
+        f"/web/admin/groups/{group_id}/delete": {},
+        f"/web/admin/groups/{group_id}/permissions": {"grant": ["billing:delete"]},
+        "/web/admin/mail/test": {"to": "someone@example.com", "send_id": unique("send")},
+    }
 
 
 def _group_with_member(admin: WebClient, server: WebServer, member_id: int) -> int:
@@ -101,17 +148,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     group_id = _group_with_member(admin, web_server, victim_id)
     calendar_id, share_id = _shared_calendar(admin, web_server, victim)
     forms = {
-        "/web/admin/users": {"username": unique("intruder"), "password": "intruder-pass-1"},
-        f"/web/admin/users/{victim_id}/active": {"active": "0"},
-        f"/web/admin/users/{victim_id}/admin": {"admin": "1"},
-        f"/web/admin/users/{victim_id}/password": {
-            "password": "taken-over-1",
-            "password_repeat": "taken-over-1",
-        },
-        "/web/admin/groups": {"name": unique("planted"), "parent": ""},
-        f"/web/admin/groups/{group_id}/members": {"username": ADMIN[0]},
-        f"/web/admin/groups/{group_id}/members/{victim_id}/remove": {},
-        f"/web/admin/groups/{group_id}/delete": {},
+        **_admin_forms(victim_id, victim, group_id, ADMIN[0]),
         "/web/devices": {"name": "planted device"},
         "/web/devices/profile": {"profile_name": "planted profile"},
         f"/web/devices/{device_id}/revoke": {},
@@ -122,8 +159,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         },
         f"/web/sharing/shares/{share_id}/access": {"access": "write"},
         f"/web/sharing/shares/{share_id}/remove": {},
-        f"/web/admin/users/{victim_id}/totp/reset": {},
-        f"/web/admin/users/{victim_id}/delete": {"confirm": victim},
+        f"/web/jobs/{NO_JOB}/cancel": {},
         "/web/account/password": {
             "current_password": ADMIN[1],
             "password": "taken-over-1",
@@ -148,10 +184,11 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         device_id=int(device_id),
         collection_id=calendar_id,
         share_id=share_id,
+        job_id=NO_JOB,
     )
     before = _state(web_server)
     for path, data in forms.items():
-        form = dict(data) if token is None else {"csrf_token": token, **data}
+        form: dict[str, object] = dict(data) if token is None else {"csrf_token": token, **data}
         response = admin.post(path, form, csrf=False)
         assert response.status_code == 403, path
         assert "did not come from this site" in response.text
@@ -176,7 +213,7 @@ def test_a_token_of_another_session_does_not_count(web_server: WebServer, admin:
 def _admin_requests(user_id: int, group_id: int) -> list[tuple[str, str]]:
     """Every (method, path) the admin area answers, read from its routes."""
     requests = []
-    for route in [*admin_users.routes, *admin_groups.routes, *admin_audit.routes]:
+    for route in ADMIN_ROUTES:
         assert isinstance(route, Route)
         path = "/web" + route.path.replace("{user_id:int}", str(user_id))
         path = path.replace("{group_id:int}", str(group_id))
@@ -194,23 +231,9 @@ def test_non_admins_get_403_on_every_admin_route(
     target_id = web_server.user_row(target).id
     group_id = _group_with_member(admin, web_server, target_id)
     requests = _admin_requests(target_id, group_id)
-    assert len(requests) >= 15
+    assert len(requests) >= 20
     assert ("GET", "/web/admin/audit") in requests
-    forms = {
-        "/web/admin/users": {"username": unique("sneaky"), "password": "sneaky-pass-1"},
-        f"/web/admin/users/{target_id}/active": {"active": "0"},
-        f"/web/admin/users/{target_id}/admin": {"admin": "1"},
-        f"/web/admin/users/{target_id}/password": {
-            "password": "taken-over-1",
-            "password_repeat": "taken-over-1",
-        },
-        "/web/admin/groups": {"name": unique("sneaky"), "parent": ""},
-        f"/web/admin/groups/{group_id}/members": {"username": name},
-        f"/web/admin/groups/{group_id}/members/{target_id}/remove": {},
-        f"/web/admin/groups/{group_id}/delete": {},
-        f"/web/admin/users/{target_id}/totp/reset": {},
-        f"/web/admin/users/{target_id}/delete": {"confirm": target},
-    }
+    forms = _admin_forms(target_id, target, group_id, name)
     own_promotion = f"/web/admin/users/{web_server.user_row(name).id}/admin"
     before = _state(web_server)
     for method, path in requests:
@@ -222,7 +245,9 @@ def test_non_admins_get_403_on_every_admin_route(
     # The navigation does not offer what the user may not open.
     assert "/web/admin/users" not in client.get("/web/").text
     assert "/web/admin/groups" not in client.get("/web/").text
+    assert "/web/admin/licence" not in client.get("/web/").text
     assert "/web/admin/audit" not in client.get("/web/").text
+    assert "/web/admin/mail" not in client.get("/web/").text
 
 
 def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: WebClient) -> None:
@@ -246,6 +271,12 @@ def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: Web
         "sharing, groups to pick": client.get("/web/sharing"),
         "group form error": admin.post("/web/admin/groups", group),
         "admin password": admin.get(f"/web/admin/users/{web_server.user_row(name).id}/password"),
+        "admin user page": admin.get(f"/web/admin/users/{web_server.user_row(name).id}"),
+        "admin group page": admin.get(
+            "/web/admin/groups/"
+            + str(web_server.query("SELECT id FROM groups WHERE name = :n", n=group["name"])[0][0])
+        ),
+        "licence": admin.get("/web/admin/licence"),
         "device name error": client.post("/web/devices", {"name": SCRIPT * 10}),
         "user form error": admin.post(
             "/web/admin/users", {"username": SCRIPT, "password": "short", "display_name": SCRIPT}
@@ -254,6 +285,6 @@ def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: Web
     }
     for label, page in pages.items():
         assert "<script" not in page.text, label
-        assert "&lt;script&gt;" in page.text or label == "admin password", label
+        assert "&lt;script&gt;" in page.text or label in {"admin password", "licence"}, label
     client.close()
     stranger.close()

@@ -1,7 +1,8 @@
 """The web face: server-rendered pages under ``/web/``.
 
 One module per area (``auth``, ``dashboard``, ``devices``, ``account``,
-``sharing``, ``jobs``, ``admin_users``, ``admin_groups``, ``admin_audit``,
+``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
+``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
 ``admin_mail``); ``_web`` holds what they share, ``_session`` the signed
 session cookie.  Pages call services; they never write tables themselves.
 """
@@ -20,8 +21,11 @@ from kmdav.db import Database
 from kmdav.faces.web import (
     account,
     admin_audit,
+    admin_group_detail,
     admin_groups,
+    admin_licence,
     admin_mail,
+    admin_user_detail,
     admin_users,
     auth,
     dashboard,
@@ -30,7 +34,7 @@ from kmdav.faces.web import (
     sharing,
 )
 from kmdav.faces.web._session import SessionCodec
-from kmdav.faces.web._web import PREFIX, Web, WebApp
+from kmdav.faces.web._web import NAVIGATION, PREFIX, Web, WebApp
 from kmdav.settings import Settings
 
 
@@ -62,6 +66,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
         ),
         templates=make_templates(),
         settings=settings,
+        # Modules add their entries here, declared next to their routes.
+        navigation=NAVIGATION,
     )
     static = StaticFiles(directory=str(files("kmdav.webui") / "static"))
     router = Router(
@@ -71,11 +77,14 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *devices.routes,
             *sharing.routes,
             *admin_users.routes,
+            *admin_user_detail.routes,
             *admin_groups.routes,
             *account.routes,
             *admin_audit.routes,
             *admin_mail.routes,
             *jobs.routes,
+            *admin_group_detail.routes,
+            *admin_licence.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

@@ -3,7 +3,7 @@
 - :class:`Web` holds what the pages need (database, session codec, login
   throttle, templates) and travels in the ASGI scope, set by :class:`WebApp`.
 - :func:`page` wraps a ``GET`` handler: read transaction, login required,
-  optionally admins only.
+  optionally admins only or holders of a module seat only (``module=``).
 - :func:`action` wraps a ``POST`` handler: parses the form, checks the CSRF
   token *before anything else*, runs the handler in one write transaction
   in a worker thread (the data layer is synchronous), and translates domain
@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +30,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kmdav import audit
+from kmdav.accounts import modules as seats
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
 from kmdav.errors import KmdavError, NotFoundError, ValidationError
@@ -59,6 +60,36 @@ SECURITY_HEADERS = [
 ]
 
 
+@dataclass(frozen=True)
+class NavEntry:
+    """One link of the main navigation, shown to admins only (``admin_only``)
+    or to holders of a module seat only (``module``).  A module's entries are
+    declared next to its routes and handed to :func:`kmdav.faces.web.web_routes`."""
+
+    href: str
+    label: str
+    admin_only: bool = False
+    module: str | None = None
+
+    def shown_to(self, viewer: Viewer) -> bool:
+        if self.admin_only and not viewer.is_admin:
+            return False
+        return self.module is None or self.module in viewer.modules
+
+
+#: The entries every installation has, before those of the modules.
+NAVIGATION: tuple[NavEntry, ...] = (
+    NavEntry("/web/", "Dashboard"),
+    NavEntry("/web/devices", "Devices"),
+    NavEntry("/web/sharing", "Sharing"),
+    NavEntry("/web/admin/users", "Users", admin_only=True),
+    NavEntry("/web/admin/groups", "Groups", admin_only=True),
+    NavEntry("/web/admin/licence", "Licence", admin_only=True),
+    NavEntry("/web/admin/audit", "Audit log", admin_only=True),
+    NavEntry("/web/admin/mail", "Mail", admin_only=True),
+)
+
+
 @dataclass
 class Web:
     database: Database
@@ -66,17 +97,20 @@ class Web:
     throttle: LoginThrottle
     templates: jinja2.Environment
     settings: Settings
+    navigation: Sequence[NavEntry] = NAVIGATION
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """The logged-in user of this request."""
+    """The logged-in user of this request, with the modules they may use
+    (the contacts base and their seats)."""
 
     id: int
     username: str
     display_name: str
     is_admin: bool
     must_change_password: bool = False
+    modules: frozenset[str] = frozenset({seats.BASE_MODULE})
 
 
 @dataclass
@@ -108,6 +142,12 @@ class Call:
 
     def checked(self, name: str) -> bool:
         return self.field(name) in {"on", "1", "true", "yes"}
+
+    def values(self, name: str) -> list[str]:
+        """Every value sent under ``name`` (a group of checkboxes)."""
+        if self.form is None:
+            return []
+        return [value.strip() for value in self.form.getlist(name) if isinstance(value, str)]
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         return render(self.request, self.web, template, self.state, self.viewer, status, **context)
@@ -147,17 +187,6 @@ class WebApp:
 # -- rendering ----------------------------------------------------------------
 
 
-NAVIGATION = [
-    ("/web/", "Dashboard", False),
-    ("/web/devices", "Devices", False),
-    ("/web/sharing", "Sharing", False),
-    ("/web/admin/users", "Users", True),
-    ("/web/admin/groups", "Groups", True),
-    ("/web/admin/audit", "Audit log", True),
-    ("/web/admin/mail", "Mail", True),
-]
-
-
 def render(
     request: Request,
     web: Web,
@@ -169,9 +198,13 @@ def render(
 ) -> HTMLResponse:
     path = request.url.path
     nav = [
-        {"href": href, "label": label, "current": path == href or path.startswith(href + "/")}
-        for href, label, admin_only in NAVIGATION
-        if viewer is not None and (viewer.is_admin or not admin_only)
+        {
+            "href": entry.href,
+            "label": entry.label,
+            "current": path == entry.href or path.startswith(entry.href + "/"),
+        }
+        for entry in web.navigation
+        if viewer is not None and entry.shown_to(viewer)
     ]
     page = web.templates.get_template(template).render(
         viewer=viewer, csrf_field=CSRF_FIELD, csrf_token=state.csrf, nav=nav, **context
@@ -219,6 +252,7 @@ def load_viewer(session: Session, state: WebSession | None) -> Viewer | None:
         user.display_name or user.username,
         user.is_admin,
         user.must_change_password,
+        seats.modules_of(session, user.id),
     )
 
 
@@ -229,7 +263,12 @@ InvalidHandler = Callable[[Call, FormErrors], Response]
 
 
 def _admit(
-    request: Request, web: Web, session: Session, stored: WebSession | None, admin: bool
+    request: Request,
+    web: Web,
+    session: Session,
+    stored: WebSession | None,
+    admin: bool,
+    module: str | None = None,
 ) -> Viewer | Response:
     """The viewer when they may proceed; else the answer: login, the forced
     password change, or 403."""
@@ -240,11 +279,27 @@ def _admit(
         return redirect(NEW_PASSWORD_PATH)
     if admin and not viewer.is_admin:
         return error_page(request, web, 403, "Only administrators may do this.", viewer)
+    if module is not None and module not in viewer.modules:
+        message = (
+            f"Your account has no seat for the {seats.label(module)} module. "
+            "An administrator can assign you one."
+        )
+        return error_page(request, web, 403, message, viewer)
     return viewer
 
 
-def page(*, admin: bool = False) -> Callable[[Handler], Callable[[Request], Response]]:
-    """A GET page for logged-in users (``admin``: administrators only)."""
+def _known_module(module: str | None) -> str | None:
+    if module is not None and module not in seats.MODULES:
+        raise ValueError(f"unknown module {module!r}")
+    return module
+
+
+def page(
+    *, admin: bool = False, module: str | None = None
+) -> Callable[[Handler], Callable[[Request], Response]]:
+    """A GET page for logged-in users (``admin``: administrators only;
+    ``module``: holders of that module's seat only, else 403)."""
+    _known_module(module)
 
     def wrap(handler: Handler) -> Callable[[Request], Response]:
         def endpoint(request: Request) -> Response:
@@ -252,7 +307,7 @@ def page(*, admin: bool = False) -> Callable[[Handler], Callable[[Request], Resp
             stored = web.sessions.read(request)
             try:
                 with web.database.transaction("read") as session:
-                    viewer = _admit(request, web, session, stored, admin)
+                    viewer = _admit(request, web, session, stored, admin, module)
                     if isinstance(viewer, Response):
                         return viewer
                     assert stored is not None  # a viewer comes from a session
@@ -267,9 +322,15 @@ def page(*, admin: bool = False) -> Callable[[Handler], Callable[[Request], Resp
 
 
 def action(
-    *, admin: bool = False, invalid: InvalidHandler | None = None
+    *,
+    admin: bool = False,
+    module: str | None = None,
+    invalid: InvalidHandler | None = None,
+    max_fields: int = 50,
 ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """A POST form handler for logged-in users; see the module docstring."""
+    """A POST form handler for logged-in users; see the module docstring.
+    ``module`` as in :func:`page`; ``max_fields`` caps the form's fields."""
+    _known_module(module)
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         def run(request: Request, form: FormData) -> Response:
@@ -279,7 +340,7 @@ def action(
                 return csrf_refused(request, web)
             try:
                 with web.database.transaction() as session:
-                    viewer = _admit(request, web, session, stored, admin)
+                    viewer = _admit(request, web, session, stored, admin, module)
                     if isinstance(viewer, Response):
                         return viewer
                     return handler(Call(request, web, session, stored, viewer, form))
@@ -289,7 +350,7 @@ def action(
                 # The write transaction is rolled back: nothing of it stays.
                 return _refused(request, web, stored, form, error, invalid)
 
-        return form_endpoint(run, handler.__name__)
+        return form_endpoint(run, handler.__name__, max_fields)
 
     return wrap
 
@@ -313,13 +374,15 @@ def _refused(
 
 
 def form_endpoint(
-    run: Callable[[Request, FormData], Response], name: str
+    run: Callable[[Request, FormData], Response], name: str, max_fields: int = 50
 ) -> Callable[[Request], Awaitable[Response]]:
     """An async endpoint that parses a url-encoded form (no uploads) and
     hands it to ``run`` in a worker thread."""
 
     async def endpoint(request: Request) -> Response:
-        async with request.form(max_files=0, max_fields=50, max_part_size=64 * 1024) as form:
+        async with request.form(
+            max_files=0, max_fields=max_fields, max_part_size=64 * 1024
+        ) as form:
             return await run_in_threadpool(run, request, form)
 
     endpoint.__name__ = name

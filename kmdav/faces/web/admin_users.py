@@ -13,7 +13,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kmdav.accounts import deletion, second_factor
+from kmdav.accounts import deletion, modules, second_factor
 from kmdav.accounts import service as accounts
 from kmdav.errors import ValidationError
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
@@ -48,7 +48,11 @@ def _users_page(call: Call, *, errors: FormErrors | None = None, status: int = 2
             "email": call.field("email") if creating else "",
             "display_name": call.field("display_name") if creating else "",
             "is_admin": call.checked("is_admin") if creating else False,
+            # A new user's form offers the seats phones sync ticked.
+            "modules": set(call.values("modules")) if creating else set(modules.DEFAULT_SEATS),
         },
+        seat_modules=modules.SEAT_MODULES,
+        module_labels=modules.MODULES,
         notice=NOTICES.get(call.request.query_params.get("notice", "")),
     )
 
@@ -71,6 +75,7 @@ def create_user(call: Call) -> Response:
         is_admin=call.checked("is_admin"),
         email=call.field("email") or None,
         display_name=call.field("display_name"),
+        modules=call.values("modules"),
         actor=call.actor,
     )
     return redirect(PATH + "?notice=created")

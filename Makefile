@@ -8,8 +8,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
 STAMP := $(VENV)/.installed
+LOCALES := webui/locale
+# Babel keywords besides the default ones (_, gettext, ngettext, N_, ...):
+# the English messages of the domain errors the web face shows.
+ERROR_KEYWORDS := -k ValidationError -k NotFoundError -k LastAdminError
 
-.PHONY: run test setup lint typecheck pytest system-packages clean
+.PHONY: run test setup lint typecheck pytest system-packages messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +34,15 @@ system-packages:
 	@{ command -v litmus >/dev/null && test -x /usr/bin/chromium; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; }
+
+# Extract every marked text and update the German catalog; then translate
+# the new entries in $(LOCALES)/de/LC_MESSAGES/messages.po (no fuzzy ones:
+# tests/test_i18n.py refuses them).
+messages: setup
+	$(BIN)/pybabel --quiet extract -F babel.cfg $(ERROR_KEYWORDS) --no-location --sort-output \
+	  --project kmdav --msgid-bugs-address "kmdav developers" -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel --quiet update -i $(LOCALES)/messages.pot -d $(LOCALES) -l de \
+	  --no-fuzzy-matching --ignore-obsolete
 
 lint: setup
 	$(BIN)/ruff check .

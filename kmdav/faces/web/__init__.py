@@ -1,12 +1,13 @@
 """The web face: server-rendered pages under ``/web/``.
 
-One module per area (``auth``, ``dashboard``, ``devices``,
+One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``admin_users``, ``admin_groups``); ``_web`` holds what they share, ``_session`` the signed
 session cookie.  Pages call services; they never write tables themselves.
 """
 
 from __future__ import annotations
 
+import gettext
 from datetime import datetime
 from importlib.resources import files
 
@@ -16,45 +17,70 @@ from starlette.staticfiles import StaticFiles
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.faces.web import admin_groups, admin_users, auth, dashboard, devices
+from kmdav.faces.web import admin_groups, admin_users, auth, dashboard, devices, language
 from kmdav.faces.web._session import SessionCodec
-from kmdav.faces.web._web import PREFIX, Web, WebApp
+from kmdav.faces.web._web import PREFIX, Web, WebApp, visitor_language
+from kmdav.i18n import N_, load_all
 from kmdav.settings import Settings
 
+__all__ = ["localized_templates", "make_templates", "visitor_language", "web_routes"]
 
-def when(value: datetime | None, empty: str = "never") -> str:
+NEVER = N_("never")
+
+
+def when(value: datetime | None, empty: str = NEVER) -> str:
     """A timestamp for people: minutes are precise enough, always in UTC."""
     return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else empty
 
 
-def make_templates() -> jinja2.Environment:
+def make_templates(translations: gettext.NullTranslations | None = None) -> jinja2.Environment:
+    """The templates speaking one language (English without ``translations``).
+
+    Text in templates is marked with ``_()`` / ``{% trans %}``.  The
+    translations are installed on the environment, never swapped per
+    request: each language has its own environment, so concurrent renders
+    in the threadpool cannot see each other's language.
+    """
+    translations = translations or gettext.NullTranslations()
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(files("kmdav.webui") / "templates")),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
     )
-    # Text in templates is marked with ``_()`` / ``{% trans %}``; until a
-    # request picks a language the marked text renders as written (English).
-    environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    environment.filters["when"] = when
+    environment.install_gettext_translations(  # type: ignore[attr-defined]
+        translations, newstyle=True
+    )
+    never = translations.gettext(NEVER)
+    environment.filters["when"] = lambda value, empty=never: when(value, empty)
     return environment
 
 
+def localized_templates() -> tuple[
+    dict[str, jinja2.Environment], dict[str, gettext.NullTranslations]
+]:
+    """One template environment per language, and the translations behind them."""
+    translations = load_all()
+    return {code: make_templates(t) for code, t in translations.items()}, translations
+
+
 def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
+    templates, translations = localized_templates()
     web = Web(
         database=database,
         sessions=SessionCodec(settings.resolved_secret(), settings.web.session_seconds),
         throttle=LoginThrottle(
             settings.web.login_failures_allowed, settings.web.login_failure_window_seconds
         ),
-        templates=make_templates(),
+        templates=templates,
+        translations=translations,
     )
     static = StaticFiles(directory=str(files("kmdav.webui") / "static"))
     router = Router(
         routes=[
             *dashboard.routes,
             *auth.routes,
+            *language.routes,
             *devices.routes,
             *admin_users.routes,
             *admin_groups.routes,

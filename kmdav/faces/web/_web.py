@@ -10,11 +10,18 @@
   errors -- this is the one place where the web face does that: a
   :class:`~kmdav.errors.ValidationError` rolls the transaction back and the
   handler's ``invalid`` callback renders the form again with the message
-  next to its field.
+  next to its field.  Messages are English msgids; they are translated into
+  the reader's language where they are rendered (:func:`error_text`).
+- Each request speaks one language (:func:`language_of`): a logged-in
+  user's ``users.locale``; for visitors the ``kmdav_lang`` cookie set by the
+  language switcher, else their ``Accept-Language``.  Each language has its
+  own Jinja2 environment with its translations installed, so pages rendered
+  at once in the threadpool never share a current language.
 """
 
 from __future__ import annotations
 
+import gettext
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,12 +41,16 @@ from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
 from kmdav.errors import KmdavError, NotFoundError, ValidationError
 from kmdav.faces.web._session import CSRF_FIELD, SessionCodec, WebSession, password_fingerprint
+from kmdav.i18n import LANGUAGES, N_, negotiate, supported
 from kmdav.models import User
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/web"
 SCOPE_KEY = "kmdav.web"
+#: A visitor's chosen language (logged-in users keep theirs in ``users.locale``).
+LANGUAGE_COOKIE = "kmdav_lang"
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 #: Field errors of a form: field name -> message; "" holds form-wide errors.
 FormErrors = dict[str, str]
 
@@ -61,7 +72,9 @@ class Web:
     database: Database
     sessions: SessionCodec
     throttle: LoginThrottle
-    templates: jinja2.Environment
+    #: One environment per language, its translations installed (read-only after start).
+    templates: Mapping[str, jinja2.Environment]
+    translations: Mapping[str, gettext.NullTranslations]
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class Viewer:
     username: str
     display_name: str
     is_admin: bool
+    locale: str
 
 
 @dataclass
@@ -104,6 +118,14 @@ class Call:
     def checked(self, name: str) -> bool:
         return self.field(name) in {"on", "1", "true", "yes"}
 
+    @property
+    def language(self) -> str:
+        return language_of(self.request, self.viewer)
+
+    def gettext(self, message: str) -> str:
+        """``message`` (an English msgid) in this request's language."""
+        return self.web.translations[self.language].gettext(message)
+
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         return render(self.request, self.web, template, self.state, self.viewer, status, **context)
 
@@ -115,6 +137,49 @@ def web_of(request: Request) -> Web:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def visitor_language(request: Request) -> str:
+    """The language of someone not logged in: the switcher's cookie, else
+    what the browser asks for."""
+    return supported(request.cookies.get(LANGUAGE_COOKIE)) or negotiate(
+        request.headers.get("accept-language")
+    )
+
+
+def language_of(request: Request, viewer: Viewer | None) -> str:
+    if viewer is not None and supported(viewer.locale):
+        return viewer.locale
+    return visitor_language(request)
+
+
+def translations_of(
+    request: Request, web: Web, viewer: Viewer | None = None
+) -> gettext.NullTranslations:
+    return web.translations[language_of(request, viewer)]
+
+
+def remember_language(request: Request, response: Response, language: str) -> None:
+    """Keep ``language`` for this browser (also after logging out)."""
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        language,
+        max_age=LANGUAGE_COOKIE_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def error_text(error: KmdavError | str, translations: gettext.NullTranslations) -> str:
+    """A domain error (or a marked English message) in the reader's language."""
+    if isinstance(error, str):
+        return translations.gettext(error) if error else error
+    if not error.message:
+        return str(error)
+    text = translations.gettext(error.message)
+    return text % error.params if error.params else text
 
 
 class WebApp:
@@ -143,10 +208,10 @@ class WebApp:
 
 
 NAVIGATION = [
-    ("/web/", "Dashboard", False),
-    ("/web/devices", "Devices", False),
-    ("/web/admin/users", "Users", True),
-    ("/web/admin/groups", "Groups", True),
+    ("/web/", N_("Dashboard"), False),
+    ("/web/devices", N_("Devices"), False),
+    ("/web/admin/users", N_("Users"), True),
+    ("/web/admin/groups", N_("Groups"), True),
 ]
 
 
@@ -160,13 +225,33 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     path = request.url.path
+    language = language_of(request, viewer)
+    translations = web.translations[language]
     nav = [
-        {"href": href, "label": label, "current": path == href or path.startswith(href + "/")}
+        {
+            "href": href,
+            "label": translations.gettext(label),
+            "current": path == href or path.startswith(href + "/"),
+        }
         for href, label, admin_only in NAVIGATION
         if viewer is not None and (viewer.is_admin or not admin_only)
     ]
-    page = web.templates.get_template(template).render(
-        viewer=viewer, csrf_field=CSRF_FIELD, csrf_token=state.csrf, nav=nav, **context
+    # Where the language switcher returns to: this page (a form's answer
+    # returns to the form's address, which every form here also serves by GET).
+    here = path + ("?" + request.url.query if request.url.query and request.method == "GET" else "")
+    page = (
+        web.templates[language]
+        .get_template(template)
+        .render(
+            viewer=viewer,
+            csrf_field=CSRF_FIELD,
+            csrf_token=state.csrf,
+            nav=nav,
+            lang=language,
+            languages=LANGUAGES,
+            here=here,
+            **context,
+        )
     )
     response = HTMLResponse(page, status_code=status)
     # Pages may show a password once; nothing of the web face is cached.
@@ -177,10 +262,16 @@ def render(
 
 
 def error_page(
-    request: Request, web: Web, status: int, message: str, viewer: Viewer | None = None
+    request: Request,
+    web: Web,
+    status: int,
+    message: KmdavError | str,
+    viewer: Viewer | None = None,
 ) -> HTMLResponse:
+    """An error page; ``message`` is a domain error or a marked English text."""
     state = web.sessions.read(request) or WebSession.anonymous()
-    return render(request, web, "error.html", state, viewer, status, code=status, message=message)
+    text = error_text(message, translations_of(request, web, viewer))
+    return render(request, web, "error.html", state, viewer, status, code=status, message=text)
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -205,7 +296,9 @@ def load_viewer(session: Session, state: WebSession | None) -> Viewer | None:
         or password_fingerprint(user.password_hash) != state.fingerprint
     ):
         return None
-    return Viewer(user.id, user.username, user.display_name or user.username, user.is_admin)
+    return Viewer(
+        user.id, user.username, user.display_name or user.username, user.is_admin, user.locale
+    )
 
 
 # -- handler wrappers -----------------------------------------------------------
@@ -222,7 +315,7 @@ def _admit(
     if viewer is None:
         return redirect_to_login(request)
     if admin and not viewer.is_admin:
-        return error_page(request, web, 403, "Only administrators may do this.", viewer)
+        return error_page(request, web, 403, N_("Only administrators may do this."), viewer)
     return viewer
 
 
@@ -241,7 +334,7 @@ def page(*, admin: bool = False) -> Callable[[Handler], Callable[[Request], Resp
                     assert stored is not None  # a viewer comes from a session
                     return handler(Call(request, web, session, stored, viewer))
             except NotFoundError as error:
-                return error_page(request, web, 404, str(error))
+                return error_page(request, web, 404, error)
 
         endpoint.__name__ = handler.__name__
         return endpoint
@@ -267,7 +360,7 @@ def action(
                         return viewer
                     return handler(Call(request, web, session, stored, viewer, form))
             except NotFoundError as error:
-                return error_page(request, web, 404, str(error))
+                return error_page(request, web, 404, error)
             except KmdavError as error:
                 # The write transaction is rolled back: nothing of it stays.
                 return _refused(request, web, stored, form, error, invalid)
@@ -287,12 +380,13 @@ def _refused(
 ) -> Response:
     """The form again with the error next to its field (or a plain error page)."""
     if invalid is None:
-        return error_page(request, web, 400, str(error))
+        return error_page(request, web, 400, error)
     with web.database.transaction("read") as session:
         viewer = _admit(request, web, session, stored, admin=False)
         if isinstance(viewer, Response):
             return viewer
-        return invalid(Call(request, web, session, stored, viewer, form), form_errors(error))
+        errors = form_errors(error, translations_of(request, web, viewer))
+        return invalid(Call(request, web, session, stored, viewer, form), errors)
 
 
 def form_endpoint(
@@ -323,12 +417,16 @@ def csrf_refused(request: Request, web: Web) -> HTMLResponse:
         request,
         web,
         403,
-        "This form has expired or did not come from this site. Go back, reload the page "
-        "and try again.",
+        N_(
+            "This form has expired or did not come from this site. Go back, reload the page "
+            "and try again."
+        ),
     )
 
 
-def form_errors(error: KmdavError) -> FormErrors:
+def form_errors(error: KmdavError, translations: gettext.NullTranslations) -> FormErrors:
+    """The error next to its field ("" for the whole form), translated."""
+    text = error_text(error, translations)
     if isinstance(error, ValidationError) and error.field:
-        return {error.field: str(error)}
-    return {"": str(error)}
+        return {error.field: text}
+    return {"": text}

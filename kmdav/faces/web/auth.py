@@ -27,9 +27,12 @@ from kmdav.faces.web._web import (
     form_endpoint,
     load_viewer,
     redirect,
+    remember_language,
     render,
+    translations_of,
     web_of,
 )
+from kmdav.i18n import supported
 
 HOME = PREFIX + "/"
 
@@ -91,14 +94,16 @@ def _login(request: Request, form: FormData) -> Response:
     login = login.strip() if isinstance(login, str) else ""
     password = password if isinstance(password, str) else ""
     next_url = form.get("next")
+    translations = translations_of(request, web)
+    _ = translations.gettext
 
     errors: FormErrors = {}
     if not login:
-        errors["login"] = "Enter your user name or e-mail address."
+        errors["login"] = _("Enter your user name or e-mail address.")
     elif len(login) > 320:
-        errors["login"] = "That is longer than any user name or e-mail address."
+        errors["login"] = _("That is longer than any user name or e-mail address.")
     if not password:
-        errors["password"] = "Enter your password."  # noqa: S105 - a message
+        errors["password"] = _("Enter your password.")
     if errors:
         return _login_page(
             request, web, stored, next_url=next_url, login=login, errors=errors, status=400
@@ -107,7 +112,11 @@ def _login(request: Request, form: FormData) -> Response:
     address = client_address(request)
     wait = web.throttle.retry_after(login, address)
     if wait:
-        errors[""] = f"Too many failed logins. Wait {wait} seconds, then try again."
+        errors[""] = translations.ngettext(
+            "Too many failed logins. Wait %(seconds)d second, then try again.",
+            "Too many failed logins. Wait %(seconds)d seconds, then try again.",
+            wait,
+        ) % {"seconds": wait}
         return _login_page(
             request, web, stored, next_url=next_url, login=login, errors=errors, status=429
         )
@@ -118,20 +127,25 @@ def _login(request: Request, form: FormData) -> Response:
             who = audit.Actor(name=login[:64], source="web", remote_addr=address)
             audit.record(session, who, "web.login_failed")
             new_state = None
+            locale = ""
         else:
             who = audit.Actor(user.username, "web", user.id, address)
             audit.record(session, who, "web.login", "user", user.username)
             new_state = stored.logged_in(user.id, user.password_hash)
+            locale = user.locale
 
     if new_state is None:
         web.throttle.failed(login, address)
-        errors[""] = "The user name, e-mail address or password is wrong."
+        errors[""] = _("The user name, e-mail address or password is wrong.")
         return _login_page(
             request, web, stored, next_url=next_url, login=login, errors=errors, status=400
         )
     web.throttle.succeeded(login, address)
     response = redirect(safe_next(next_url))
     web.sessions.write(request, response, new_state)
+    # The login page speaks the user's language next time too.
+    if supported(locale):
+        remember_language(request, response, locale)
     return response
 
 

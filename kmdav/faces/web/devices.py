@@ -27,9 +27,10 @@ from kmdav.faces.web._device_setup import (
 )
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
 from kmdav.faces.web.dashboard import dav_url
+from kmdav.i18n import N_
 
 PATH = PREFIX + "/devices"
-NOTICES = {"revoked": "The app password is revoked; that device can no longer sync."}
+NOTICES = {"revoked": N_("The app password is revoked; that device can no longer sync.")}
 
 
 def _devices_page(
@@ -49,14 +50,18 @@ def _devices_page(
         username=call.viewer.username,
         davx5_uri=davx5,
         # segno writes the SVG itself; the only text in it is our own title.
-        davx5_qr=Markup(qr_svg(davx5, "QR code for DAVx5")),  # noqa: S704
+        davx5_qr=Markup(qr_svg(davx5, call.gettext("QR code for DAVx5"))),  # noqa: S704
         devices=accounts.list_app_passwords(call.session, call.viewer.username),
         created=created,
         errors=errors,
         name=call.field("name") if "name" in errors else "",
         profile_name=call.field("profile_name") if "profile_name" in errors else "",
-        notice=NOTICES.get(call.request.query_params.get("notice", "")),
+        notice=_notice(call, call.request.query_params.get("notice", "")),
     )
+
+
+def _notice(call: Call, key: str) -> str:
+    return call.gettext(NOTICES[key]) if key in NOTICES else ""
 
 
 @page()

@@ -1,13 +1,16 @@
 # The two commands of the README:
 #   make run   - set up and start kmdav on SQLite in ./data
 #   make test  - set up and run every check (ruff, mypy, pytest)
-# Both create ./.venv and install what they need on first use.
+# Both create ./.venv and install what they need on first use: the Python
+# packages, and the browser libraries from npm (package-lock.json pins them).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
 STAMP := $(VENV)/.installed
+VENDOR := webui/static/vendor
+HTMX := $(VENDOR)/htmx.min.js
 LOCALES := webui/locale
 # Babel keywords besides the default ones (_, gettext, ngettext, N_, ...):
 # the English messages of the domain errors the web face shows.
@@ -21,7 +24,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# npm ci installs exactly what package-lock.json pins; the web face serves
+# the copy in webui/static/vendor/ (git-ignored, like node_modules/).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+$(HTMX): node_modules/.package-lock.json
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+setup: $(STAMP) $(HTMX)
 
 run: setup
 	test -f $(DATA_DIR)/secret_key || $(BIN)/kmdav init --data-dir $(DATA_DIR)
@@ -57,4 +70,4 @@ pytest: setup system-packages
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info node_modules $(VENDOR)

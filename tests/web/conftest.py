@@ -10,7 +10,8 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -19,7 +20,12 @@ from sqlalchemy import create_engine, text
 from tests.databases import throwaway_database
 from tests.live import LiveServer, live_server
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 ADMIN = ("admin", "admin-password-1")
+#: Debian's chromium: Playwright drives it and never downloads a browser.
+CHROMIUM = Path("/usr/bin/chromium")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -125,3 +131,27 @@ def user(web_server: WebServer, admin: WebClient) -> Iterator[tuple[WebClient, s
     assert client.login(name, password).status_code == 303
     yield client, name, password
     client.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless chromium for one test module (skips where it is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium (make system-packages)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()

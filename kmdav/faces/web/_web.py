@@ -126,6 +126,11 @@ class Call:
         """``message`` (an English msgid) in this request's language."""
         return self.web.translations[self.language].gettext(message)
 
+    @property
+    def from_htmx(self) -> bool:
+        """Sent by htmx, which swaps a fragment; other requests get whole pages."""
+        return is_htmx(self.request)
+
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         return render(self.request, self.web, template, self.state, self.viewer, status, **context)
 
@@ -137,6 +142,10 @@ def web_of(request: Request) -> Web:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
 
 
 def visitor_language(request: Request) -> str:

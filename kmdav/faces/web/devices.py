@@ -7,6 +7,10 @@ is stored.  ``/web/devices/profile`` hands out an Apple configuration
 profile: by GET without a password (the device asks for one), by POST with
 a new app password made for it (the only way a password leaves the server
 inside a file; audited as such).
+
+Revoking works as a plain form (303 back to the page) and, with htmx, swaps
+just that device's row: a request carrying ``HX-Request`` gets the row
+alone (same CSRF check, same service call).
 """
 
 from __future__ import annotations
@@ -85,6 +89,13 @@ def create_device(call: Call) -> Response:
 def revoke_device(call: Call) -> Response:
     device_id: int = call.request.path_params["device_id"]
     accounts.revoke_app_password(call.session, call.viewer.username, device_id, actor=call.actor)
+    if call.from_htmx:
+        (device,) = (
+            row
+            for row in accounts.list_app_passwords(call.session, call.viewer.username)
+            if row.id == device_id
+        )
+        return call.render("_device_row.html", device=device, row_notice=_notice(call, "revoked"))
     return redirect(PATH + "?notice=revoked")
 
 

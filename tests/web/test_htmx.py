@@ -46,6 +46,7 @@ def test_pages_load_htmx_without_inline_code(anonymous: WebClient) -> None:
     assert config["includeIndicatorStyles"] is False  # htmx would inject a <style>
     assert config["allowEval"] is False
     assert config["historyCacheSize"] == 0  # no page copies (they may hold a password)
+    assert {"code": "400", "swap": True} in config["responseHandling"]  # form errors
     csp = page.headers["content-security-policy"]
     assert "script-src 'self';" in csp
     assert "unsafe" not in csp
@@ -102,3 +103,23 @@ def test_htmx_revoke_still_needs_the_csrf_token(
     assert forged.status_code == 403
     rows = web_server.query("SELECT revoked_at FROM app_passwords WHERE id = :id", id=device_id)
     assert rows[0][0] is None
+
+
+def test_new_password_goes_below_the_form_for_htmx(user: tuple[WebClient, str, str]) -> None:
+    client, _, _ = user
+    plain = client.post("/web/devices", {"name": "laptop"})
+    assert plain.text.index('data-testid="new-app-password"') < plain.text.index('id="new-device"')
+    swapped = client.http.post(
+        "/web/devices", data={"csrf_token": client.token(), "name": "phone"}, headers=HTMX
+    )
+    assert swapped.status_code == 200
+    form_section = swapped.text.index('id="new-device"')
+    list_section = swapped.text.index('id="device-list"')
+    assert form_section < swapped.text.index('data-testid="new-app-password"') < list_section
+    assert swapped.text.count('data-testid="new-app-password"') == 1
+
+    refused = client.http.post(
+        "/web/devices", data={"csrf_token": client.token(), "name": ""}, headers=HTMX
+    )
+    assert refused.status_code == 400
+    assert 'id="e-name"' in refused.text

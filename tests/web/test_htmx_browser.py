@@ -1,12 +1,18 @@
 """htmx in a real browser (Debian's chromium driven by Playwright).
 
-Revoking an app password swaps just its row (and drops a password shown
+A new app password appears right below the form that made it, and a
+refused name next to its field, without a page load.  Revoking an app
+password swaps just its row (and drops a password shown
 once, as the plain form's page load does), without a page load and
 without any Content-Security-Policy complaint; with JavaScript off the same
 button still works as a plain form.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
@@ -20,6 +26,17 @@ pytestmark = [
         not CHROMIUM.exists(), reason="needs Debian's chromium (make system-packages)"
     ),
 ]
+
+
+@contextmanager
+def _page(browser: Browser, **options: Any) -> Iterator[Page]:
+    context = browser.new_context(**options)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+    finally:
+        context.close()
 
 
 def _log_in_and_make_a_device(page: Page, server: WebServer, name: str, password: str) -> None:
@@ -38,9 +55,6 @@ def test_revoke_swaps_the_row_in_place(
     web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
 ) -> None:
     _, name, password = user
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15_000)
     complaints: list[str] = []
 
     def listen(message: ConsoleMessage) -> None:
@@ -48,8 +62,8 @@ def test_revoke_swaps_the_row_in_place(
         if message.type in {"error", "warning"} and "favicon" not in message.location["url"]:
             complaints.append(f"{message.text} ({message.location['url']})")
 
-    page.on("console", listen)
-    try:
+    with _page(browser) as page:
+        page.on("console", listen)
         _log_in_and_make_a_device(page, web_server, name, password)
         assert page.evaluate("typeof htmx") == "object"
         # A mark that a page load would wipe out.
@@ -66,22 +80,41 @@ def test_revoke_swaps_the_row_in_place(
         expect(page.get_by_test_id("new-app-password")).to_have_count(0)
         assert not [text for text in complaints if "Content Security Policy" in text]
         assert not complaints, complaints
-    finally:
-        context.close()
 
 
 def test_revoke_works_without_javascript(
     web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
 ) -> None:
     _, name, password = user
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
+    with _page(browser, java_script_enabled=False) as page:
         _log_in_and_make_a_device(page, web_server, name, password)
         page.get_by_role("button", name="Revoke Old phone").click()
         expect(page).to_have_url(web_server.url + "/web/devices?notice=revoked")
         expect(page.locator("p.notice").first).to_contain_text("can no longer sync")
         expect(page.get_by_role("row", name="Old phone")).to_contain_text("revoked")
-    finally:
-        context.close()
+
+
+def test_new_password_appears_below_the_form(
+    web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
+) -> None:
+    _, name, password = user
+    with _page(browser) as page:
+        _log_in_and_make_a_device(page, web_server, name, password)
+        page.reload()  # the first password came with a whole page; start afresh
+        page.evaluate("window.kmdavStillHere = true")
+        form_section = page.locator("#new-device")
+
+        form_section.get_by_role("button", name="Create app password").click()
+        expect(form_section.locator("#e-name")).to_be_visible()  # a 400, swapped in
+
+        form_section.get_by_label("Device name").fill("New tablet")
+        form_section.get_by_role("button", name="Create app password").click()
+        secret = form_section.get_by_test_id("new-app-password")
+        expect(secret).to_be_visible()
+        assert len(secret.inner_text().strip()) == 32
+        expect(
+            form_section.get_by_role("heading", name="App password for “New tablet”")
+        ).to_be_focused()
+        expect(page.get_by_role("row", name="New tablet")).to_be_visible()  # the list, too
+        expect(form_section.get_by_label("Device name")).to_have_value("")
+        assert page.evaluate("window.kmdavStillHere") is True

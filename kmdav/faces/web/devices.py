@@ -8,9 +8,10 @@ profile: by GET without a password (the device asks for one), by POST with
 a new app password made for it (the only way a password leaves the server
 inside a file; audited as such).
 
-Revoking works as a plain form (303 back to the page) and, with htmx, swaps
-just that device's row: a request carrying ``HX-Request`` gets the row
-alone (same CSRF check, same service call).
+The forms work without script; htmx (``HX-Request``) makes two of them
+lighter, through the same CSRF check and service calls: revoking answers
+with just that device's row, and a new app password is shown right below
+the form that made it (htmx picks that section out of the page).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def _devices_page(
         davx5_qr=Markup(qr_svg(davx5, call.gettext("QR code for DAVx5"))),  # noqa: S704
         devices=accounts.list_app_passwords(call.session, call.viewer.username),
         created=created,
+        # htmx swaps only the form's section: the new password goes there.
+        created_inline=call.from_htmx,
         errors=errors,
         name=call.field("name") if "name" in errors else "",
         profile_name=call.field("profile_name") if "profile_name" in errors else "",

@@ -65,7 +65,8 @@ def create_app(settings: Settings) -> Starlette:
                 version=__version__, base_url=base_url, dav_url=base_url + "/dav/", lang=language
             )
         )
-        return HTMLResponse(page)
+        # The language comes from the cookie or Accept-Language: caches must tell them apart.
+        return HTMLResponse(page, headers={"vary": "Accept-Language, Cookie"})
 
     app = Starlette(
         routes=[

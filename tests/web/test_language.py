@@ -42,6 +42,7 @@ def test_browser_language_decides_without_a_choice(anonymous: WebClient) -> None
     assert '<html lang="en">' in french.text
     root = anonymous.get("/", headers={"Accept-Language": "de"})
     assert "Dieser Server synchronisiert Kontakte" in root.text
+    assert "Accept-Language" in root.headers["vary"]
 
 
 def test_switcher_checks_csrf_and_the_language(anonymous: WebClient) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,9 +22,11 @@ from tests.databases import throwaway_database
 from tests.live import LiveServer, live_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 ADMIN = ("admin", "admin-password-1")
+#: The one script a page loads (a file, from npm); anything else is a leak.
+HTMX_SCRIPT = '<script src="/web/static/vendor/htmx.min.js" defer></script>'
 #: Debian's chromium: Playwright drives it and never downloads a browser.
 CHROMIUM = Path("/usr/bin/chromium")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -107,6 +110,11 @@ class WebClient:
         self.http.close()
 
 
+def without_htmx(page: str) -> str:
+    """The page without its htmx script tag, to look for any other script."""
+    return page.replace(HTMX_SCRIPT, "", 1)
+
+
 @pytest.fixture
 def admin(web_server: WebServer) -> Iterator[WebClient]:
     client = WebClient(web_server)
@@ -155,3 +163,15 @@ def browser() -> Iterator[Browser]:
         )
         yield chromium
         chromium.close()
+
+
+@contextmanager
+def open_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A page in a fresh browser context (its own cookies), closed afterwards."""
+    context = browser.new_context(**options)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+    finally:
+        context.close()

@@ -10,14 +10,10 @@ button still works as a plain form.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
-from tests.web.conftest import CHROMIUM, WebClient, WebServer
+from tests.web.conftest import CHROMIUM, WebClient, WebServer, open_page
 
 pytestmark = [
     pytest.mark.live,
@@ -26,17 +22,6 @@ pytestmark = [
         not CHROMIUM.exists(), reason="needs Debian's chromium (make system-packages)"
     ),
 ]
-
-
-@contextmanager
-def _page(browser: Browser, **options: Any) -> Iterator[Page]:
-    context = browser.new_context(**options)
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-    finally:
-        context.close()
 
 
 def _log_in_and_make_a_device(page: Page, server: WebServer, name: str, password: str) -> None:
@@ -62,7 +47,7 @@ def test_revoke_swaps_the_row_in_place(
         if message.type in {"error", "warning"} and "favicon" not in message.location["url"]:
             complaints.append(f"{message.text} ({message.location['url']})")
 
-    with _page(browser) as page:
+    with open_page(browser) as page:
         page.on("console", listen)
         _log_in_and_make_a_device(page, web_server, name, password)
         assert page.evaluate("typeof htmx") == "object"
@@ -86,7 +71,7 @@ def test_revoke_works_without_javascript(
     web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
 ) -> None:
     _, name, password = user
-    with _page(browser, java_script_enabled=False) as page:
+    with open_page(browser, java_script_enabled=False) as page:
         _log_in_and_make_a_device(page, web_server, name, password)
         page.get_by_role("button", name="Revoke Old phone").click()
         expect(page).to_have_url(web_server.url + "/web/devices?notice=revoked")
@@ -98,7 +83,7 @@ def test_new_password_appears_below_the_form(
     web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
 ) -> None:
     _, name, password = user
-    with _page(browser) as page:
+    with open_page(browser) as page:
         _log_in_and_make_a_device(page, web_server, name, password)
         page.reload()  # the first password came with a whole page; start afresh
         page.evaluate("window.kmdavStillHere = true")

@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml
 # npm ci installs exactly what package-lock.json pins; the web face serves
 # the copy in webui/static/vendor/ (git-ignored, like node_modules/).
 node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make setup needs npm (Debian: apt-get install npm)" >&2; exit 1; }
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 

@@ -95,6 +95,7 @@ def test_htmx_revoke_still_needs_the_csrf_token(
     device_id = _new_device(client, "watch")
     refused = client.http.post(f"/web/devices/{device_id}/revoke", data={}, headers=HTMX)
     assert refused.status_code == 403
+    assert refused.headers["hx-refresh"] == "true"  # the page's token is stale: reload it
     forged = httpx.post(
         f"{web_server.url}/web/devices/{device_id}/revoke",
         data={"csrf_token": "forged"},
@@ -123,3 +124,21 @@ def test_new_password_goes_below_the_form_for_htmx(user: tuple[WebClient, str, s
     )
     assert refused.status_code == 400
     assert 'id="e-name"' in refused.text
+
+
+def test_htmx_request_after_the_login_ended_navigates_to_the_login(
+    web_server: WebServer, user: tuple[WebClient, str, str], anonymous: WebClient
+) -> None:
+    client, _, _ = user
+    device_id = _new_device(client, "kiosk")
+    # A visitor's session has a valid token but no login.
+    answer = anonymous.http.post(
+        f"/web/devices/{device_id}/revoke",
+        data={"csrf_token": anonymous.token()},
+        headers={**HTMX, "HX-Current-URL": f"{web_server.url}/web/devices"},
+    )
+    assert answer.status_code == 200
+    assert answer.headers["hx-redirect"] == "/web/login?next=/web/devices"
+    assert answer.text == ""
+    plain = anonymous.post(f"/web/devices/{device_id}/revoke", {})
+    assert plain.status_code == 303

@@ -103,3 +103,17 @@ def test_new_password_appears_below_the_form(
         expect(page.get_by_role("row", name="New tablet")).to_be_visible()  # the list, too
         expect(form_section.get_by_label("Device name")).to_have_value("")
         assert page.evaluate("window.kmdavStillHere") is True
+
+
+def test_ended_login_leads_to_the_login_page(
+    web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
+) -> None:
+    _, name, password = user
+    with open_page(browser) as page:
+        _log_in_and_make_a_device(page, web_server, name, password)
+        page.context.clear_cookies()  # the session ends (as after a password change)
+        page.get_by_role("button", name="Revoke Old phone").click()
+        # The stale token is refused (403 with HX-Refresh) and the reloaded
+        # page sends the browser to the login: no error swapped into the table.
+        expect(page).to_have_url(web_server.url + "/web/login?next=/web/devices")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Log in")

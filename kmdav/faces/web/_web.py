@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from sqlalchemy.orm import Session
@@ -287,10 +287,19 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def redirect_to_login(request: Request) -> RedirectResponse:
+def redirect_to_login(request: Request) -> Response:
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
+    if is_htmx(request):
+        # htmx would follow a 303 and swap the login page into a fragment of
+        # this one; HX-Redirect makes the browser go there instead, and back
+        # to the page it was on (login checks that ``next`` stays in /web).
+        current = urlsplit(request.headers.get("hx-current-url", ""))
+        if current.path:
+            target = current.path + ("?" + current.query if current.query else "")
+        url = f"{PREFIX}/login?next={quote(target, safe='/')}"
+        return Response(status_code=200, headers={"hx-redirect": url})
     return redirect(f"{PREFIX}/login?next={quote(target, safe='/')}")
 
 
@@ -422,7 +431,7 @@ def checked_session(request: Request, web: Web, form: Mapping[str, Any]) -> WebS
 
 def csrf_refused(request: Request, web: Web) -> HTMLResponse:
     logger.warning("web: refused a form without a valid CSRF token: %s", request.url.path)
-    return error_page(
+    response = error_page(
         request,
         web,
         403,
@@ -431,6 +440,10 @@ def csrf_refused(request: Request, web: Web) -> HTMLResponse:
             "and try again."
         ),
     )
+    if is_htmx(request):
+        # htmx swaps no 403; the page's token is stale, so load it afresh.
+        response.headers["hx-refresh"] = "true"
+    return response
 
 
 def form_errors(error: KmdavError, translations: gettext.NullTranslations) -> FormErrors:

@@ -10,6 +10,10 @@ button still works as a plain form.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
@@ -24,22 +28,35 @@ pytestmark = [
 ]
 
 
-def _log_in_and_make_a_device(page: Page, server: WebServer, name: str, password: str) -> None:
-    page.goto(server.url + "/web/login")
-    page.get_by_label("User name or e-mail").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Hello")
-    page.goto(server.url + "/web/devices")
-    page.get_by_label("Device name").fill("Old phone")
-    page.get_by_role("button", name="Create app password").click()
-    expect(page.get_by_test_id("new-app-password")).to_be_visible()
+@contextmanager
+def _devices_page(
+    browser: Browser,
+    server: WebServer,
+    user: tuple[WebClient, str, str],
+    console: Callable[[ConsoleMessage], None] | None = None,
+    **options: Any,
+) -> Iterator[Page]:
+    """The user's devices page in a new browser, just after making "Old phone"
+    (``console`` hears the browser's console from the first page on)."""
+    _, name, password = user
+    with open_page(browser, **options) as page:
+        if console is not None:
+            page.on("console", console)
+        page.goto(server.url + "/web/login")
+        page.get_by_label("User name or e-mail").fill(name)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Hello")
+        page.goto(server.url + "/web/devices")
+        page.get_by_label("Device name").fill("Old phone")
+        page.get_by_role("button", name="Create app password").click()
+        expect(page.get_by_test_id("new-app-password")).to_be_visible()
+        yield page
 
 
 def test_revoke_swaps_the_row_in_place(
     web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
 ) -> None:
-    _, name, password = user
     complaints: list[str] = []
 
     def listen(message: ConsoleMessage) -> None:
@@ -47,9 +64,7 @@ def test_revoke_swaps_the_row_in_place(
         if message.type in {"error", "warning"} and "favicon" not in message.location["url"]:
             complaints.append(f"{message.text} ({message.location['url']})")
 
-    with open_page(browser) as page:
-        page.on("console", listen)
-        _log_in_and_make_a_device(page, web_server, name, password)
+    with _devices_page(browser, web_server, user, listen) as page:
         assert page.evaluate("typeof htmx") == "object"
         # A mark that a page load would wipe out.
         page.evaluate("window.kmdavStillHere = true")
@@ -70,9 +85,7 @@ def test_revoke_swaps_the_row_in_place(
 def test_revoke_works_without_javascript(
     web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
 ) -> None:
-    _, name, password = user
-    with open_page(browser, java_script_enabled=False) as page:
-        _log_in_and_make_a_device(page, web_server, name, password)
+    with _devices_page(browser, web_server, user, java_script_enabled=False) as page:
         page.get_by_role("button", name="Revoke Old phone").click()
         expect(page).to_have_url(web_server.url + "/web/devices?notice=revoked")
         expect(page.locator("p.notice").first).to_contain_text("can no longer sync")
@@ -82,9 +95,7 @@ def test_revoke_works_without_javascript(
 def test_new_password_appears_below_the_form(
     web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
 ) -> None:
-    _, name, password = user
-    with open_page(browser) as page:
-        _log_in_and_make_a_device(page, web_server, name, password)
+    with _devices_page(browser, web_server, user) as page:
         page.reload()  # the first password came with a whole page; start afresh
         page.evaluate("window.kmdavStillHere = true")
         form_section = page.locator("#new-device")
@@ -108,9 +119,7 @@ def test_new_password_appears_below_the_form(
 def test_ended_login_leads_to_the_login_page(
     web_server: WebServer, browser: Browser, user: tuple[WebClient, str, str]
 ) -> None:
-    _, name, password = user
-    with open_page(browser) as page:
-        _log_in_and_make_a_device(page, web_server, name, password)
+    with _devices_page(browser, web_server, user) as page:
         page.context.clear_cookies()  # the session ends (as after a password change)
         page.get_by_role("button", name="Revoke Old phone").click()
         # The stale token is refused (403 with HX-Refresh) and the reloaded

@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.resources import files
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,7 +15,7 @@ from starlette.routing import Route
 from kmdav import __version__, migrate
 from kmdav.db import Database, ping
 from kmdav.faces.dav import dav_routes
-from kmdav.faces.web import web_routes
+from kmdav.faces.web import localized_templates, visitor_language, web_routes
 from kmdav.jobs import service as jobs_service
 from kmdav.jobs.queue import LOCK_FILE_NAME, EmbeddedConsumer, JobQueue
 from kmdav.log import configure_logging
@@ -69,16 +67,20 @@ def create_app(settings: Settings) -> Starlette:
             status_code=200 if healthy else 503,
         )
 
-    templates = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(files("kmdav.webui") / "templates")), autoescape=True
-    )
+    templates, _ = localized_templates()
 
     def index(request: Request) -> HTMLResponse:
         base_url = str(request.base_url).rstrip("/")
-        page = templates.get_template("index.html").render(
-            version=__version__, base_url=base_url, dav_url=base_url + "/dav/"
+        language = visitor_language(request)
+        page = (
+            templates[language]
+            .get_template("index.html")
+            .render(
+                version=__version__, base_url=base_url, dav_url=base_url + "/dav/", lang=language
+            )
         )
-        return HTMLResponse(page)
+        # The language comes from the cookie or Accept-Language: caches must tell them apart.
+        return HTMLResponse(page, headers={"vary": "Accept-Language, Cookie"})
 
     app = Starlette(
         routes=[

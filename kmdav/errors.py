@@ -8,7 +8,18 @@ from __future__ import annotations
 
 
 class KmdavError(Exception):
-    """Base of every error kmdav raises on purpose."""
+    """Base of every error kmdav raises on purpose.
+
+    ``message`` is English and may hold ``%(name)s`` placeholders that
+    ``params`` fill in; the unfilled text is a gettext msgid, so a face can
+    show the error in the reader's language (the web face translates it in
+    ``kmdav.faces.web._web``).  Keep values out of the text itself.
+    """
+
+    def __init__(self, message: str = "", /, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
 
 
 class ConfigError(KmdavError):
@@ -18,8 +29,8 @@ class ConfigError(KmdavError):
 class ValidationError(KmdavError):
     """Input was rejected; nothing was changed."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, field: str | None = None, **params: object) -> None:
+        super().__init__(message, **params)
         self.field = field
 
 

@@ -32,6 +32,10 @@ def test_wheel_installs_and_imports_in_a_clean_venv(tmp_path: Path) -> None:
     assert "kmdav/plugins/__init__.py" in names
     assert any(name.startswith("kmdav/webui/templates/") for name in names)
     assert any(name.startswith("kmdav/migrations/versions/") for name in names)
+    assert "kmdav/webui/locale/de/LC_MESSAGES/messages.po" in names
+    # make setup copies htmx there from npm; a wheel built afterwards carries it.
+    if (ROOT / "webui" / "static" / "vendor" / "htmx.min.js").exists():
+        assert "kmdav/webui/static/vendor/htmx.min.js" in names
 
     clean = tmp_path / "venv"
     venv.create(clean, with_pip=True)
@@ -51,6 +55,8 @@ def test_wheel_installs_and_imports_in_a_clean_venv(tmp_path: Path) -> None:
         "assert '/venv/' in kmdav.__file__, kmdav.__file__\n"
         "assert importlib.util.find_spec('storage') is None\n"
         "assert importlib.util.find_spec('plugins') is None\n"
+        "from kmdav.i18n import load_translations\n"
+        "assert load_translations('de').gettext('Log in') == 'Anmelden'\n"
         "print(kmdav.__version__)\n"
     ).replace("DEPS", repr(deps))
     result = subprocess.run(

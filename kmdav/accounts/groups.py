@@ -23,7 +23,7 @@ def get_group(session: Session, name: str) -> Group | None:
 def require_group(session: Session, name: str) -> Group:
     group = get_group(session, name)
     if group is None:
-        raise NotFoundError(f"no group named {name!r}")
+        raise NotFoundError("no group named %(name)r", name=name)
     return group
 
 
@@ -39,7 +39,7 @@ def create_group(
     if not label or len(label) > 100:
         raise ValidationError("group names have 1 to 100 characters", field="name")
     if get_group(session, label) is not None:
-        raise ValidationError(f"a group named {label!r} already exists", field="name")
+        raise ValidationError("a group named %(name)r already exists", field="name", name=label)
     parent_group = require_group(session, parent) if parent else None
     group = Group(
         name=label,
@@ -66,7 +66,7 @@ def add_member(
 def require_group_by_id(session: Session, group_id: int) -> Group:
     group = session.get(Group, group_id)
     if group is None:
-        raise NotFoundError(f"no group with id {group_id}")
+        raise NotFoundError("no group with id %(id)d", id=group_id)
     return group
 
 
@@ -91,8 +91,10 @@ def delete_group(session: Session, name: str, *, actor: audit.Actor = audit.SYST
     )
     if subgroups:
         raise ValidationError(
-            f"{name!r} has subgroups ({', '.join(subgroups)}); delete those first",
+            "%(name)r has subgroups (%(subgroups)s); delete those first",
             field="group",
+            name=name,
+            subgroups=", ".join(subgroups),
         )
     members = session.scalar(
         select(func.count())
@@ -101,7 +103,10 @@ def delete_group(session: Session, name: str, *, actor: audit.Actor = audit.SYST
     )
     if members:
         raise ValidationError(
-            f"{name!r} still has {members} member(s); remove them first", field="group"
+            "%(name)r still has %(count)d member(s); remove them first",
+            field="group",
+            name=name,
+            count=members,
         )
     session.delete(group)
     session.flush()

@@ -25,6 +25,7 @@ from kmdav.accounts.passwords import (
 from kmdav.dav import provisioning
 from kmdav.dav.access import effective_group_ids
 from kmdav.errors import LastAdminError, NotFoundError, ValidationError
+from kmdav.i18n import LANGUAGES
 from kmdav.models import AppPassword, GroupMembership, User, utcnow
 
 #: Letters (any script), digits and . _ - @; must start with a letter or digit.
@@ -55,14 +56,16 @@ def validate_username(username: str) -> str:
             field="username",
         )
     if name.casefold() in RESERVED_USERNAMES:
-        raise ValidationError(f"the user name {name!r} is reserved", field="username")
+        raise ValidationError("the user name %(name)r is reserved", field="username", name=name)
     return name
 
 
 def validate_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
-            f"passwords need at least {MIN_PASSWORD_LENGTH} characters", field="password"
+            "passwords need at least %(count)d characters",
+            field="password",
+            count=MIN_PASSWORD_LENGTH,
         )
     if password != password.strip():
         raise ValidationError("passwords must not start or end with spaces", field="password")
@@ -93,7 +96,7 @@ def get_user(session: Session, username: str) -> User | None:
 def require_user(session: Session, username: str) -> User:
     user = get_user(session, username)
     if user is None:
-        raise NotFoundError(f"no user named {username!r}")
+        raise NotFoundError("no user named %(name)r", name=username)
     return user
 
 
@@ -129,7 +132,7 @@ def create_user(
     validate_password(password)
     wanted = seats.validate_modules(modules)
     if get_user(session, name) is not None:
-        raise ValidationError(f"a user named {name!r} already exists", field="username")
+        raise ValidationError("a user named %(name)r already exists", field="username", name=name)
     email = validate_email(email)
     _ensure_email_free(session, email)
     user = User(
@@ -162,7 +165,7 @@ def _ensure_email_free(session: Session, email: str | None, user_id: int | None 
     if user_id is not None:
         query = query.where(User.id != user_id)
     if session.scalar(query) is not None:
-        raise ValidationError(f"the e-mail address {email!r} is in use", field="email")
+        raise ValidationError("the e-mail address %(email)r is in use", field="email", email=email)
 
 
 def update_profile(
@@ -238,6 +241,20 @@ def change_own_password(
     session.flush()
     audit.record(session, actor, "user.password_change", "user", user.username)
     return user
+
+
+def set_locale(
+    session: Session, username: str, locale: str, *, actor: audit.Actor = audit.SYSTEM
+) -> None:
+    """The language the web face speaks to the user (one of ``kmdav.i18n.LANGUAGES``)."""
+    user = require_user(session, username)
+    if locale not in LANGUAGES:
+        raise ValidationError("choose one of the languages offered", field="locale")
+    if user.locale == locale:
+        return
+    user.locale = locale
+    session.flush()
+    audit.record(session, actor, "user.locale", "user", username, {"locale": locale})
 
 
 def set_active(

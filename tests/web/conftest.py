@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -20,7 +22,14 @@ from kmdav.accounts.modules import DEFAULT_SEATS
 from tests.databases import throwaway_database
 from tests.live import LiveServer, live_server
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
 ADMIN = ("admin", "admin-password-1")
+#: The one script a page loads (a file, from npm); anything else is a leak.
+HTMX_SCRIPT = '<script src="/web/static/vendor/htmx.min.js" defer></script>'
+#: Debian's chromium: Playwright drives it and never downloads a browser.
+CHROMIUM = Path("/usr/bin/chromium")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -119,6 +128,11 @@ class WebClient:
         self.http.close()
 
 
+def without_htmx(page: str) -> str:
+    """The page without its htmx script tag, to look for any other script."""
+    return page.replace(HTMX_SCRIPT, "", 1)
+
+
 @pytest.fixture
 def admin(web_server: WebServer) -> Iterator[WebClient]:
     client = WebClient(web_server)
@@ -143,3 +157,39 @@ def user(web_server: WebServer, admin: WebClient) -> Iterator[tuple[WebClient, s
     assert client.login(name, password).status_code == 303
     yield client, name, password
     client.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless chromium for one test module (skips where it is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium (make system-packages)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@contextmanager
+def open_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A page in a fresh browser context (its own cookies), closed afterwards."""
+    context = browser.new_context(**options)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+    finally:
+        context.close()

@@ -50,7 +50,7 @@ def test_app_password_is_shown_once_and_syncs_until_revoked(
     )
     assert "never" not in client.get("/web/devices").text  # last used is now known
 
-    (device_id,) = re.findall(r"/web/devices/(\d+)/revoke", listing.text)
+    (device_id,) = re.findall(r'action="/web/devices/(\d+)/revoke"', listing.text)
     revoked = client.post(f"/web/devices/{device_id}/revoke", {})
     assert revoked.status_code == 303
     page = client.get(revoked.headers["location"])

@@ -10,16 +10,23 @@
   errors -- this is the one place where the web face does that: a
   :class:`~kmdav.errors.ValidationError` rolls the transaction back and the
   handler's ``invalid`` callback renders the form again with the message
-  next to its field.
+  next to its field.  Messages are English msgids; they are translated into
+  the reader's language where they are rendered (:func:`error_text`).
+- Each request speaks one language (:func:`language_of`): a logged-in
+  user's ``users.locale``; for visitors the ``kmdav_lang`` cookie set by the
+  language switcher, else their ``Accept-Language``.  Each language has its
+  own Jinja2 environment with its translations installed, so pages rendered
+  at once in the threadpool never share a current language.
 """
 
 from __future__ import annotations
 
+import gettext
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from sqlalchemy.orm import Session
@@ -33,8 +40,9 @@ from kmdav import audit
 from kmdav.accounts import modules as seats
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.errors import KmdavError, NotFoundError, ValidationError
+from kmdav.errors import KmdavError, NotFoundError, PermissionDeniedError, ValidationError
 from kmdav.faces.web._session import CSRF_FIELD, SessionCodec, WebSession, password_fingerprint
+from kmdav.i18n import LANGUAGES, N_, negotiate, supported
 from kmdav.models import User
 from kmdav.settings import Settings
 
@@ -44,6 +52,9 @@ PREFIX = "/web"
 SCOPE_KEY = "kmdav.web"
 #: After an admin reset, the one page a user may see until they choose a password.
 NEW_PASSWORD_PATH = PREFIX + "/account/new-password"
+#: A visitor's chosen language (logged-in users keep theirs in ``users.locale``).
+LANGUAGE_COOKIE = "kmdav_lang"
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 #: Field errors of a form: field name -> message; "" holds form-wide errors.
 FormErrors = dict[str, str]
 
@@ -79,14 +90,14 @@ class NavEntry:
 
 #: The entries every installation has, before those of the modules.
 NAVIGATION: tuple[NavEntry, ...] = (
-    NavEntry("/web/", "Dashboard"),
-    NavEntry("/web/devices", "Devices"),
-    NavEntry("/web/sharing", "Sharing"),
-    NavEntry("/web/admin/users", "Users", admin_only=True),
-    NavEntry("/web/admin/groups", "Groups", admin_only=True),
-    NavEntry("/web/admin/licence", "Licence", admin_only=True),
-    NavEntry("/web/admin/audit", "Audit log", admin_only=True),
-    NavEntry("/web/admin/mail", "Mail", admin_only=True),
+    NavEntry("/web/", N_("Dashboard")),
+    NavEntry("/web/devices", N_("Devices")),
+    NavEntry("/web/sharing", N_("Sharing")),
+    NavEntry("/web/admin/users", N_("Users"), admin_only=True),
+    NavEntry("/web/admin/groups", N_("Groups"), admin_only=True),
+    NavEntry("/web/admin/licence", N_("Licence"), admin_only=True),
+    NavEntry("/web/admin/audit", N_("Audit log"), admin_only=True),
+    NavEntry("/web/admin/mail", N_("Mail"), admin_only=True),
 )
 
 
@@ -95,7 +106,9 @@ class Web:
     database: Database
     sessions: SessionCodec
     throttle: LoginThrottle
-    templates: jinja2.Environment
+    #: One environment per language, its translations installed (read-only after start).
+    templates: Mapping[str, jinja2.Environment]
+    translations: Mapping[str, gettext.NullTranslations]
     settings: Settings
     navigation: Sequence[NavEntry] = NAVIGATION
 
@@ -109,6 +122,7 @@ class Viewer:
     username: str
     display_name: str
     is_admin: bool
+    locale: str = "en"
     must_change_password: bool = False
     modules: frozenset[str] = frozenset({seats.BASE_MODULE})
 
@@ -149,6 +163,19 @@ class Call:
             return []
         return [value.strip() for value in self.form.getlist(name) if isinstance(value, str)]
 
+    @property
+    def language(self) -> str:
+        return language_of(self.request, self.viewer)
+
+    def gettext(self, message: str) -> str:
+        """``message`` (an English msgid) in this request's language."""
+        return self.web.translations[self.language].gettext(message)
+
+    @property
+    def from_htmx(self) -> bool:
+        """Sent by htmx, which swaps a fragment; other requests get whole pages."""
+        return is_htmx(self.request)
+
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         return render(self.request, self.web, template, self.state, self.viewer, status, **context)
 
@@ -160,6 +187,53 @@ def web_of(request: Request) -> Web:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def visitor_language(request: Request) -> str:
+    """The language of someone not logged in: the switcher's cookie, else
+    what the browser asks for."""
+    return supported(request.cookies.get(LANGUAGE_COOKIE)) or negotiate(
+        request.headers.get("accept-language")
+    )
+
+
+def language_of(request: Request, viewer: Viewer | None) -> str:
+    if viewer is not None and supported(viewer.locale):
+        return viewer.locale
+    return visitor_language(request)
+
+
+def translations_of(
+    request: Request, web: Web, viewer: Viewer | None = None
+) -> gettext.NullTranslations:
+    return web.translations[language_of(request, viewer)]
+
+
+def remember_language(request: Request, response: Response, language: str) -> None:
+    """Keep ``language`` for this browser (also after logging out)."""
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        language,
+        max_age=LANGUAGE_COOKIE_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def error_text(error: KmdavError | str, translations: gettext.NullTranslations) -> str:
+    """A domain error (or a marked English message) in the reader's language."""
+    if isinstance(error, str):
+        return translations.gettext(error) if error else error
+    if not error.message:
+        return str(error)
+    text = translations.gettext(error.message)
+    return text % error.params if error.params else text
 
 
 class WebApp:
@@ -197,17 +271,33 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     path = request.url.path
+    language = language_of(request, viewer)
+    translations = web.translations[language]
     nav = [
         {
             "href": entry.href,
-            "label": entry.label,
+            "label": translations.gettext(entry.label),
             "current": path == entry.href or path.startswith(entry.href + "/"),
         }
         for entry in web.navigation
         if viewer is not None and entry.shown_to(viewer)
     ]
-    page = web.templates.get_template(template).render(
-        viewer=viewer, csrf_field=CSRF_FIELD, csrf_token=state.csrf, nav=nav, **context
+    # Where the language switcher returns to: this page (a form's answer
+    # returns to the form's address, which every form here also serves by GET).
+    here = path + ("?" + request.url.query if request.url.query and request.method == "GET" else "")
+    page = (
+        web.templates[language]
+        .get_template(template)
+        .render(
+            viewer=viewer,
+            csrf_field=CSRF_FIELD,
+            csrf_token=state.csrf,
+            nav=nav,
+            lang=language,
+            languages=LANGUAGES,
+            here=here,
+            **context,
+        )
     )
     response = HTMLResponse(page, status_code=status)
     # Pages may show a password once; nothing of the web face is cached.
@@ -218,20 +308,35 @@ def render(
 
 
 def error_page(
-    request: Request, web: Web, status: int, message: str, viewer: Viewer | None = None
+    request: Request,
+    web: Web,
+    status: int,
+    message: KmdavError | str,
+    viewer: Viewer | None = None,
 ) -> HTMLResponse:
+    """An error page; ``message`` is a domain error or a marked English text."""
     state = web.sessions.read(request) or WebSession.anonymous()
-    return render(request, web, "error.html", state, viewer, status, code=status, message=message)
+    text = error_text(message, translations_of(request, web, viewer))
+    return render(request, web, "error.html", state, viewer, status, code=status, message=text)
 
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def redirect_to_login(request: Request) -> RedirectResponse:
+def redirect_to_login(request: Request) -> Response:
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
+    if is_htmx(request):
+        # htmx would follow a 303 and swap the login page into a fragment of
+        # this one; HX-Redirect makes the browser go there instead, and back
+        # to the page it was on (login checks that ``next`` stays in /web).
+        current = urlsplit(request.headers.get("hx-current-url", ""))
+        if current.path:
+            target = current.path + ("?" + current.query if current.query else "")
+        url = f"{PREFIX}/login?next={quote(target, safe='/')}"
+        return Response(status_code=200, headers={"hx-redirect": url})
     return redirect(f"{PREFIX}/login?next={quote(target, safe='/')}")
 
 
@@ -251,6 +356,7 @@ def load_viewer(session: Session, state: WebSession | None) -> Viewer | None:
         user.username,
         user.display_name or user.username,
         user.is_admin,
+        user.locale,
         user.must_change_password,
         seats.modules_of(session, user.id),
     )
@@ -278,13 +384,14 @@ def _admit(
     if viewer.must_change_password and request.url.path != NEW_PASSWORD_PATH:
         return redirect(NEW_PASSWORD_PATH)
     if admin and not viewer.is_admin:
-        return error_page(request, web, 403, "Only administrators may do this.", viewer)
+        return error_page(request, web, 403, N_("Only administrators may do this."), viewer)
     if module is not None and module not in viewer.modules:
-        message = (
-            f"Your account has no seat for the {seats.label(module)} module. "
-            "An administrator can assign you one."
+        missing = PermissionDeniedError(
+            "Your account has no seat for the %(module)s module. "
+            "An administrator can assign you one.",
+            module=seats.label(module),
         )
-        return error_page(request, web, 403, message, viewer)
+        return error_page(request, web, 403, missing, viewer)
     return viewer
 
 
@@ -313,7 +420,7 @@ def page(
                     assert stored is not None  # a viewer comes from a session
                     return handler(Call(request, web, session, stored, viewer))
             except NotFoundError as error:
-                return error_page(request, web, 404, str(error))
+                return error_page(request, web, 404, error)
 
         endpoint.__name__ = handler.__name__
         return endpoint
@@ -345,7 +452,7 @@ def action(
                         return viewer
                     return handler(Call(request, web, session, stored, viewer, form))
             except NotFoundError as error:
-                return error_page(request, web, 404, str(error))
+                return error_page(request, web, 404, error)
             except KmdavError as error:
                 # The write transaction is rolled back: nothing of it stays.
                 return _refused(request, web, stored, form, error, invalid)
@@ -365,12 +472,13 @@ def _refused(
 ) -> Response:
     """The form again with the error next to its field (or a plain error page)."""
     if invalid is None:
-        return error_page(request, web, 400, str(error))
+        return error_page(request, web, 400, error)
     with web.database.transaction("read") as session:
         viewer = _admit(request, web, session, stored, admin=False)
         if isinstance(viewer, Response):
             return viewer
-        return invalid(Call(request, web, session, stored, viewer, form), form_errors(error))
+        errors = form_errors(error, translations_of(request, web, viewer))
+        return invalid(Call(request, web, session, stored, viewer, form), errors)
 
 
 def form_endpoint(
@@ -399,16 +507,24 @@ def checked_session(request: Request, web: Web, form: Mapping[str, Any]) -> WebS
 
 def csrf_refused(request: Request, web: Web) -> HTMLResponse:
     logger.warning("web: refused a form without a valid CSRF token: %s", request.url.path)
-    return error_page(
+    response = error_page(
         request,
         web,
         403,
-        "This form has expired or did not come from this site. Go back, reload the page "
-        "and try again.",
+        N_(
+            "This form has expired or did not come from this site. Go back, reload the page "
+            "and try again."
+        ),
     )
+    if is_htmx(request):
+        # htmx swaps no 403; the page's token is stale, so load it afresh.
+        response.headers["hx-refresh"] = "true"
+    return response
 
 
-def form_errors(error: KmdavError) -> FormErrors:
+def form_errors(error: KmdavError, translations: gettext.NullTranslations) -> FormErrors:
+    """The error next to its field ("" for the whole form), translated."""
+    text = error_text(error, translations)
     if isinstance(error, ValidationError) and error.field:
-        return {error.field: str(error)}
-    return {"": str(error)}
+        return {error.field: text}
+    return {"": text}

@@ -15,6 +15,8 @@ clear that count, so retyping the password buys no extra guesses.
 
 from __future__ import annotations
 
+import gettext
+
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -35,14 +37,17 @@ from kmdav.faces.web._web import (
     form_endpoint,
     load_viewer,
     redirect,
+    remember_language,
     render,
+    translations_of,
     web_of,
 )
+from kmdav.i18n import N_, supported
 from kmdav.models import User
 
 HOME = PREFIX + "/"
 CODE_PATH = PREFIX + "/login/code"
-NOTICES = {"expired": "The login took too long. Log in again."}
+NOTICES = {"expired": N_("The login took too long. Log in again.")}
 
 
 def safe_next(value: object) -> str:
@@ -69,7 +74,9 @@ def login_form(request: Request) -> Response:
         web,
         stored or WebSession.anonymous(),
         next_url=request.query_params.get("next"),
-        notice=NOTICES.get(request.query_params.get("notice", "")),
+        notice=translations_of(request, web).gettext(
+            NOTICES.get(request.query_params.get("notice", ""), "")
+        ),
     )
 
 
@@ -98,6 +105,20 @@ def _login_page(
     )
 
 
+def _missing_fields(
+    login: str, password: str, translations: gettext.NullTranslations
+) -> FormErrors:
+    _ = translations.gettext
+    errors: FormErrors = {}
+    if not login:
+        errors["login"] = _("Enter your user name or e-mail address.")
+    elif len(login) > 320:
+        errors["login"] = _("That is longer than any user name or e-mail address.")
+    if not password:
+        errors["password"] = _("Enter your password.")
+    return errors
+
+
 def _login(request: Request, form: FormData) -> Response:
     web = web_of(request)
     stored = checked_session(request, web, form)
@@ -108,14 +129,10 @@ def _login(request: Request, form: FormData) -> Response:
     login = login.strip() if isinstance(login, str) else ""
     password = password if isinstance(password, str) else ""
     next_url = form.get("next")
+    translations = translations_of(request, web)
+    _ = translations.gettext
 
-    errors: FormErrors = {}
-    if not login:
-        errors["login"] = "Enter your user name or e-mail address."
-    elif len(login) > 320:
-        errors["login"] = "That is longer than any user name or e-mail address."
-    if not password:
-        errors["password"] = "Enter your password."  # noqa: S105 - a message
+    errors = _missing_fields(login, password, translations)
     if errors:
         return _login_page(
             request, web, stored, next_url=next_url, login=login, errors=errors, status=400
@@ -125,9 +142,12 @@ def _login(request: Request, form: FormData) -> Response:
     wait = web.throttle.retry_after(login, address)
     pending = False
     new_state: WebSession | None = None
+    locale = ""
     if not wait:
         with web.database.transaction() as session:
             user = accounts.authenticate_person(session, login, password)
+            if user is not None:
+                locale = user.locale
             if user is None:
                 who = audit.Actor(name=login[:64], source="web", remote_addr=address)
                 audit.record(session, who, "web.login_failed")
@@ -144,13 +164,17 @@ def _login(request: Request, form: FormData) -> Response:
                 new_state = stored.logged_in(user.id, user.password_hash)
 
     if wait:
-        errors[""] = f"Too many failed logins. Wait {wait} seconds, then try again."
+        errors[""] = translations.ngettext(
+            "Too many failed logins. Wait %(seconds)d second, then try again.",
+            "Too many failed logins. Wait %(seconds)d seconds, then try again.",
+            wait,
+        ) % {"seconds": wait}
         return _login_page(
             request, web, stored, next_url=next_url, login=login, errors=errors, status=429
         )
     if new_state is None:
         web.throttle.failed(login, address)
-        errors[""] = "The user name, e-mail address or password is wrong."
+        errors[""] = _("The user name, e-mail address or password is wrong.")
         return _login_page(
             request, web, stored, next_url=next_url, login=login, errors=errors, status=400
         )
@@ -158,6 +182,9 @@ def _login(request: Request, form: FormData) -> Response:
         web.throttle.succeeded(login, address)
     response = redirect(CODE_PATH if pending else safe_next(next_url))
     web.sessions.write(request, response, new_state)
+    # The login page speaks the user's language next time too.
+    if not pending and supported(locale):
+        remember_language(request, response, locale)
     return response
 
 
@@ -209,19 +236,26 @@ def _code(request: Request, form: FormData) -> Response:
     code = form.get("code")
     code = code.strip() if isinstance(code, str) else ""
     address = client_address(request)
+    translations = translations_of(request, web)
+    _ = translations.gettext
     with web.database.transaction() as session:
         user = _pending_user(session, stored)
         if user is None or stored.pending is None:
             expired = redirect(PREFIX + "/login?notice=expired")
             web.sessions.write(request, expired, stored.without_pending())
             return expired
-        username, next_url = user.username, stored.pending.next_url
+        username, next_url, locale = user.username, stored.pending.next_url, user.locale
         wait = web.throttle.retry_after(username, address)
         if wait:
-            message = f"Too many failed logins. Wait {wait} seconds, then try again."
+            message = translations.ngettext(
+                "Too many failed logins. Wait %(seconds)d second, then try again.",
+                "Too many failed logins. Wait %(seconds)d seconds, then try again.",
+                wait,
+            ) % {"seconds": wait}
             return _code_page(request, web, stored, errors={"": message}, status=429)
         if not code:
-            return _code_page(request, web, stored, errors={"code": "Enter the code."}, status=400)
+            errors = {"code": _("Enter the code.")}
+            return _code_page(request, web, stored, errors=errors, status=400)
         proof = second_factor.verify(session, user.id, code[:64])
         who = audit.Actor(username, "web", user.id, address)
         if proof is None:
@@ -235,11 +269,14 @@ def _code(request: Request, form: FormData) -> Response:
             new_state = stored.without_pending().logged_in(user.id, user.password_hash)
     if proof is None:
         web.throttle.failed(username, address)
-        message = "That code is wrong or was used already."
+        message = _("That code is wrong or was used already.")
         return _code_page(request, web, stored, errors={"code": message}, status=400)
     web.throttle.succeeded(username, address)
     response = redirect(next_url)
     web.sessions.write(request, response, new_state)
+    # The login page speaks the user's language next time too.
+    if supported(locale):
+        remember_language(request, response, locale)
     return response
 
 

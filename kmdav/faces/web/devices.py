@@ -7,6 +7,11 @@ is stored.  ``/web/devices/profile`` hands out an Apple configuration
 profile: by GET without a password (the device asks for one), by POST with
 a new app password made for it (the only way a password leaves the server
 inside a file; audited as such).
+
+The forms work without script; htmx (``HX-Request``) makes two of them
+lighter, through the same CSRF check and service calls: revoking answers
+with just that device's row, and a new app password is shown right below
+the form that made it (htmx picks that section out of the page).
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from kmdav.faces.web._device_setup import (
 )
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
 from kmdav.faces.web.dashboard import dav_url
+from kmdav.i18n import N_
 
 PATH = PREFIX + "/devices"
-NOTICES = {"revoked": "The app password is revoked; that device can no longer sync."}
+NOTICES = {"revoked": N_("The app password is revoked; that device can no longer sync.")}
 
 
 def _devices_page(
@@ -49,14 +55,20 @@ def _devices_page(
         username=call.viewer.username,
         davx5_uri=davx5,
         # segno writes the SVG itself; the only text in it is our own title.
-        davx5_qr=Markup(qr_svg(davx5, "QR code for DAVx5")),  # noqa: S704
+        davx5_qr=Markup(qr_svg(davx5, call.gettext("QR code for DAVx5"))),  # noqa: S704
         devices=accounts.list_app_passwords(call.session, call.viewer.username),
         created=created,
+        # htmx swaps only the form's section: the new password goes there.
+        created_inline=call.from_htmx,
         errors=errors,
         name=call.field("name") if "name" in errors else "",
         profile_name=call.field("profile_name") if "profile_name" in errors else "",
-        notice=NOTICES.get(call.request.query_params.get("notice", "")),
+        notice=_notice(call, call.request.query_params.get("notice", "")),
     )
+
+
+def _notice(call: Call, key: str) -> str:
+    return call.gettext(NOTICES[key]) if key in NOTICES else ""
 
 
 @page()
@@ -80,6 +92,13 @@ def create_device(call: Call) -> Response:
 def revoke_device(call: Call) -> Response:
     device_id: int = call.request.path_params["device_id"]
     accounts.revoke_app_password(call.session, call.viewer.username, device_id, actor=call.actor)
+    if call.from_htmx:
+        (device,) = (
+            row
+            for row in accounts.list_app_passwords(call.session, call.viewer.username)
+            if row.id == device_id
+        )
+        return call.render("_device_row.html", device=device, row_notice=_notice(call, "revoked"))
     return redirect(PATH + "?notice=revoked")
 
 

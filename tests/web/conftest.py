@@ -30,6 +30,9 @@ ADMIN = ("admin", "admin-password-1")
 HTMX_SCRIPT = '<script src="/web/static/vendor/htmx.min.js" defer></script>'
 #: Debian's chromium: Playwright drives it and never downloads a browser.
 CHROMIUM = Path("/usr/bin/chromium")
+#: Screenshots of the pages land here (look at them when the layout changes).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+WIDTHS = {"phone": 390, "desktop": 1280}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -181,6 +184,15 @@ def browser() -> Iterator[Browser]:
         )
         yield chromium
         chromium.close()
+
+
+def screenshots(page: Page, name: str) -> None:
+    """Full-page screenshots of ``page`` at phone and desktop widths."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for label, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
 
 
 @contextmanager

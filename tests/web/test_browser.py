@@ -1,31 +1,26 @@
 """One story in a real browser (Debian's chromium driven by Playwright).
 
-The admin creates Erika; Erika makes an app password on the devices page;
+The admin creates Erika with module seats (checked on her page and the
+licence overview); Erika makes an app password on the devices page;
 the caldav library syncs with it, and is refused once Erika revokes it.
 Then the admin shares a calendar with the parent group of Erika's group on
 the sharing page, and Erika's CalDAV client finds it, reads the admin's
-event and is refused a write (the share is read-only).
+event and is refused a write (the share is read-only). Erika opens her
+account page; the admin reads the audit log.
 Screenshots of the main pages at phone and desktop widths land in
 ``test-artifacts/`` (look at them when the layout changes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import caldav
 import httpx
 import pytest
 from caldav.lib.error import AuthorizationError, DAVError
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.dav.cards import event
-from tests.web.conftest import ADMIN, WebServer
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-WIDTHS = {"phone": 390, "desktop": 1280}
+from tests.web.conftest import ADMIN, CHROMIUM, WIDTHS, WebServer, screenshots
 
 pytestmark = [
     pytest.mark.live,
@@ -34,33 +29,6 @@ pytestmark = [
         not CHROMIUM.exists(), reason="needs Debian's chromium (make system-packages)"
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
-def screenshots(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for label, width in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
 
 
 def dav_status(server: WebServer, user: str, password: str) -> int:
@@ -92,10 +60,33 @@ def test_admin_creates_erika_who_connects_and_disconnects_a_device(
         form.get_by_label("E-mail (optional)").fill("erika@example.org")
         form.get_by_label("Display name (optional)").fill("Erika Mustermann")
         form.get_by_label("Password").fill("erika-password-1")
+        # Her seats: calendar and tasks are offered ticked; she also gets the newsletter.
+        expect(form.get_by_label("Calendar")).to_be_checked()
+        expect(form.get_by_label("Tasks")).to_be_checked()
+        form.get_by_label("Newsletter").check()
         form.get_by_role("button", name="Create user").click()
         expect(page.get_by_role("status")).to_have_text("The user was created.")
         expect(page.get_by_role("cell", name="erika Erika Mustermann")).to_be_visible()
         screenshots(page, "users")
+
+        # Her page lists the seats; the licence overview bills them.
+        page.get_by_role("link", name="erika", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("erika")
+        expect(page.get_by_label("Newsletter", exact=True)).to_be_checked()
+        expect(page.get_by_label("Billing", exact=True)).not_to_be_checked()
+        # A direct grant shows in her effective permissions, with its reason.
+        page.get_by_label("Newsletter: Export").check()
+        page.get_by_role("button", name="Save permissions").click()
+        expect(page.locator("#eff-newsletter-export")).to_contain_text("granted")
+        expect(page.locator("#eff-newsletter-export")).to_contain_text("direct")
+        expect(page.locator("#eff-billing-export")).not_to_contain_text("granted")
+        screenshots(page, "user")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Licence").click()
+        expect(page.locator("#licence-newsletter")).to_contain_text("erika")
+        expect(page.locator("#licence-billing")).not_to_contain_text("erika")
+        # admin: base + all ten modules; erika: base + three seats.
+        expect(page.locator("#licence-total")).to_contain_text("160")
+        screenshots(page, "licence")
 
         # ... builds a small group tree with Erika in the subgroup ...
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Groups").click()
@@ -178,6 +169,21 @@ def test_admin_creates_erika_who_connects_and_disconnects_a_device(
         expect(shared).to_contain_text("group Staff")
         expect(shared.get_by_role("cell", name="admin-calendar")).to_be_visible()
         screenshots(page, "sharing-shared-with-me")
+
+        # Her own account page (her name in the header leads there).
+        page.get_by_role("link", name="Erika Mustermann").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+        expect(page.get_by_role("heading", name="Two-factor login")).to_be_visible()
+        screenshots(page, "account")
+
+        # The admin reads what happened in the audit log.
+        page.get_by_role("button", name="Log out").click()
+        log_in(page, *ADMIN)
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
+        expect(page.get_by_role("cell", name="collection.share", exact=True).first).to_be_visible()
+        expect(page.get_by_role("cell", name="app_password.revoke").first).to_be_visible()
+        screenshots(page, "audit")
     finally:
         context.close()
 

@@ -3,14 +3,10 @@ screenshots of German pages at phone and desktop widths in ``test-artifacts/``."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.web.conftest import CHROMIUM, WebClient, WebServer, open_page
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+from tests.web.conftest import CHROMIUM, WebClient, WebServer, open_page, screenshots
 
 pytestmark = [
     pytest.mark.live,
@@ -19,13 +15,6 @@ pytestmark = [
         not CHROMIUM.exists(), reason="needs Debian's chromium (make system-packages)"
     ),
 ]
-
-
-def screenshots(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for label, width in {"phone": 390, "desktop": 1280}.items():
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
 
 
 def test_switch_to_german_with_the_keyboard_then_log_in(

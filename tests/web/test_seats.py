@@ -19,7 +19,7 @@ from kmdav.accounts import service as accounts
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.dav import sharing
 from kmdav.db import Database
-from kmdav.faces.web import auth, dashboard, make_templates
+from kmdav.faces.web import auth, dashboard, localized_templates
 from kmdav.faces.web._session import SessionCodec
 from kmdav.faces.web._web import NAVIGATION, PREFIX, Call, NavEntry, Web, WebApp, action, page
 from kmdav.settings import Settings
@@ -43,11 +43,13 @@ def _calendar_action(call: Call) -> Response:
 def test_app(engine: Engine, tmp_path: Path) -> Iterator[tuple[httpx.Client, Database]]:
     database = Database(engine.url.render_as_string(hide_password=False))
     database.open()
+    templates, translations = localized_templates()
     web = Web(
         database=database,
         sessions=SessionCodec(TEST_SECRET, 3600),
         throttle=LoginThrottle(50, 60),
-        templates=make_templates(),
+        templates=templates,
+        translations=translations,
         settings=Settings(data_dir=tmp_path, secret_key=TEST_SECRET),
         navigation=(
             *NAVIGATION,

@@ -14,7 +14,7 @@ HTMX := $(VENDOR)/htmx.min.js
 LOCALES := webui/locale
 # Babel keywords besides the default ones (_, gettext, ngettext, N_, ...):
 # the English messages of the domain errors the web face shows.
-ERROR_KEYWORDS := -k ValidationError -k NotFoundError -k LastAdminError
+ERROR_KEYWORDS := -k ValidationError -k NotFoundError -k PermissionDeniedError -k LastAdminError
 
 .PHONY: run test setup lint typecheck pytest system-packages messages clean
 

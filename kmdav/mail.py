@@ -37,7 +37,7 @@ def check_address(value: str, field: str = "to") -> str:
     if not address:
         raise ValidationError("Enter an e-mail address.", field=field)
     if len(address) > 254 or not _ADDRESS.match(address) or not address.isascii():
-        raise ValidationError(f"{address!r} is not an e-mail address.", field=field)
+        raise ValidationError("%(address)r is not an e-mail address.", field=field, address=address)
     return address
 
 

@@ -19,11 +19,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kmdav.errors import ConfigError, MailError, ValidationError
+from kmdav.i18n import N_
 from kmdav.jobs import JobContext, JobFailed, enqueue, job_kind
 from kmdav.mail import build_message, check_address, send, sender
 from kmdav.models import Job
 
 KIND = "mail.send"
+#: The headers a caller fills in, which must each stay on one line.
+_ONE_LINE = {
+    "subject": N_("The subject must be one line."),
+    "to_name": N_("The to name must be one line."),
+}
 
 
 def queue_mail(
@@ -40,7 +46,7 @@ def queue_mail(
     for field, value in (("subject", subject), ("to_name", to_name)):
         if "\r" in value or "\n" in value:
             # A line break in a header would end it (header injection).
-            raise ValidationError(f"The {field.replace('_', ' ')} must be one line.", field=field)
+            raise ValidationError(_ONE_LINE[field], field=field)
     payload = {
         "to": check_address(to),
         "to_name": to_name,

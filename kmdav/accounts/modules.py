@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from kmdav import audit
 from kmdav.errors import ValidationError
+from kmdav.i18n import N_
 from kmdav.models import User, UserModule
 
 #: The module every user has.
@@ -28,17 +29,17 @@ BASE_MODULE = "contacts"
 
 #: Every module by key, with the label people read, in menu order.
 MODULES: dict[str, str] = {
-    BASE_MODULE: "Contacts",
-    "calendar": "Calendar",
-    "tasks": "Tasks",
-    "projects": "Projects",
-    "time": "Time recording",
-    "sales": "Sales opportunities",
-    "newsletter": "Newsletter",
-    "sms": "SMS",
-    "billing": "Billing",
-    "products": "Products & warehouse",
-    "documents": "Documents",
+    BASE_MODULE: N_("Contacts"),
+    "calendar": N_("Calendar"),
+    "tasks": N_("Tasks"),
+    "projects": N_("Projects"),
+    "time": N_("Time recording"),
+    "sales": N_("Sales opportunities"),
+    "newsletter": N_("Newsletter"),
+    "sms": N_("SMS"),
+    "billing": N_("Billing"),
+    "products": N_("Products & warehouse"),
+    "documents": N_("Documents"),
 }
 
 #: The modules that are seats (everything but the base).
@@ -59,7 +60,9 @@ def validate_modules(modules: Iterable[str]) -> frozenset[str]:
     wanted = {module.strip() for module in modules if module.strip()}
     unknown = sorted(wanted - set(MODULES))
     if unknown:
-        raise ValidationError(f"unknown module(s): {', '.join(unknown)}", field="modules")
+        raise ValidationError(
+            "unknown module(s): %(modules)s", field="modules", modules=", ".join(unknown)
+        )
     return frozenset(wanted - {BASE_MODULE})
 
 

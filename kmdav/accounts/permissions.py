@@ -19,16 +19,17 @@ from sqlalchemy.orm import Session
 from kmdav import audit
 from kmdav.accounts.modules import BASE_MODULE, MODULES, modules_of
 from kmdav.errors import ValidationError
+from kmdav.i18n import N_
 from kmdav.models import Group, GroupMembership, Permission, User
 
 #: What a permission allows inside a module, in the order the grids show.
 ACTIONS: dict[str, str] = {
-    "view": "View",
-    "create": "Create",
-    "edit": "Edit",
-    "delete": "Delete",
-    "export": "Export",
-    "administer": "Administer",
+    "view": N_("View"),
+    "create": N_("Create"),
+    "edit": N_("Edit"),
+    "delete": N_("Delete"),
+    "export": N_("Export"),
+    "administer": N_("Administer"),
 }
 
 Grant = tuple[str, str]  # (module, action)
@@ -38,7 +39,12 @@ def validate_grants(grants: Iterable[Grant]) -> frozenset[Grant]:
     result = frozenset(grants)
     for module, action in result:
         if module not in MODULES or action not in ACTIONS:
-            raise ValidationError(f"unknown permission {module}:{action}", field="permissions")
+            raise ValidationError(
+                "unknown permission %(module)s:%(action)s",
+                field="permissions",
+                module=module,
+                action=action,
+            )
     return result
 
 
@@ -202,8 +208,8 @@ class EffectivePermission:
         return "granted" if self.seat else "no seat"
 
 
-ADMINISTRATOR = "administrator"
-DIRECT = "direct"
+ADMINISTRATOR = N_("administrator")
+DIRECT = N_("direct")
 PATH_SEPARATOR = " > "
 
 

@@ -118,19 +118,19 @@ def share_collection(
     _validate_level(level)
     collection = repository.get_collection(session, path)
     if collection is None or not collection.tag:
-        raise NotFoundError(f"no address book or calendar at {path!r}")
+        raise NotFoundError("no address book or calendar at %(path)r", path=path)
     user_id = group_id = None
     if user is not None:
         target = get_user(session, user)
         if target is None:
-            raise ValidationError(f"there is no user named {user!r}", field="user")
+            raise ValidationError("there is no user named %(name)r", field="user", name=user)
         if target.id == collection.owner_id:
             raise ValidationError("a collection is not shared with its owner", field="user")
         user_id = target.id
     if group is not None:
         found = get_group(session, group)
         if found is None:
-            raise ValidationError(f"there is no group named {group!r}", field="group")
+            raise ValidationError("there is no group named %(name)r", field="group", name=group)
         group_id = found.id
     share = session.scalars(
         select(CollectionShare).where(

@@ -123,7 +123,7 @@ def _after_rollback(session: Session) -> None:
 def get_job(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:
-        raise NotFoundError(f"no job {job_id}")
+        raise NotFoundError("no job %(id)d", id=job_id)
     return job
 
 
@@ -177,7 +177,7 @@ def cancel(session: Session, job_id: int, *, user_id: int, is_admin: bool) -> Jo
     job = job_for(session, job_id, user_id=user_id, is_admin=is_admin)
     _lock(session, job)
     if job.finished:
-        raise ValidationError(f"The job has already ended ({job.status}).")
+        raise ValidationError("The job has already ended (%(status)s).", status=job.status)
     if job.status == "queued":
         job.status = "cancelled"
         job.finished_at = utcnow()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import WebClient, WebServer
+from tests.web.conftest import WebClient, WebServer, unique
 
 pytestmark = pytest.mark.live
 
@@ -103,3 +103,40 @@ def test_german_error_pages(user: tuple[WebClient, str, str]) -> None:
     missing = client.post("/web/devices/999999/revoke", {})
     assert missing.status_code == 404
     assert "Dieses App-Passwort gibt es nicht" in missing.text
+
+
+def test_admin_pages_in_german(web_server: WebServer, admin: WebClient) -> None:
+    name, password = unique("chefin"), "admin-password-1"
+    admin.create_user(name, password, is_admin="on")
+    client = WebClient(web_server)
+    try:
+        assert client.login(name, password).status_code == 303
+        client.post("/web/language", {"language": "de"})
+
+        users = client.get("/web/admin/users")
+        assert "<h1>Benutzer</h1>" in users.text
+        assert ">Benutzer anlegen</button>" in users.text
+        assert "<legend>Lizenzplätze (Kontakte sind die Grundlage" in users.text
+        assert f'aria-label="{name} deaktivieren"' in users.text
+        assert ">Kalender</label>" in users.text  # a module label
+
+        created = client.post(
+            "/web/admin/users", {"username": unique("neu"), "password": "new-password-1"}
+        )
+        assert created.headers["location"] == "/web/admin/users?notice=created"
+        assert "Der Benutzer wurde angelegt." in client.get(created.headers["location"]).text
+
+        licence = client.get("/web/admin/licence")
+        assert "<h1>Lizenz</h1>" in licence.text
+        assert "Monatliche Kosten" in licence.text
+        assert "Preis pro Lizenzplatz" in licence.text
+
+        groups = client.get("/web/admin/groups")
+        assert ">Gruppe anlegen</button>" in groups.text
+
+        # A domain error with a value, in German with the value kept.
+        refused = client.post("/web/admin/mail/test", {"send_id": "x" * 20, "to": "no-at-sign"})
+        assert refused.status_code == 400
+        assert "&#39;no-at-sign&#39; ist keine E-Mail-Adresse." in refused.text
+    finally:
+        client.close()

@@ -171,6 +171,12 @@ class Call:
         """``message`` (an English msgid) in this request's language."""
         return self.web.translations[self.language].gettext(message)
 
+    def notice(self, notices: Mapping[str, str]) -> str | None:
+        """The notice the ``?notice=`` key names (``notices`` maps keys to
+        English msgids marked with ``N_``), in this request's language."""
+        key = self.request.query_params.get("notice", "")
+        return self.gettext(notices[key]) if key in notices else None
+
     @property
     def from_htmx(self) -> bool:
         """Sent by htmx, which swaps a fragment; other requests get whole pages."""
@@ -389,7 +395,7 @@ def _admit(
         missing = PermissionDeniedError(
             "Your account has no seat for the %(module)s module. "
             "An administrator can assign you one.",
-            module=seats.label(module),
+            module=translations_of(request, web, viewer).gettext(seats.label(module)),
         )
         return error_page(request, web, 403, missing, viewer)
     return viewer

@@ -20,12 +20,13 @@ from kmdav.accounts import second_factor, totp
 from kmdav.accounts import service as accounts
 from kmdav.faces.web._device_setup import qr_svg
 from kmdav.faces.web._web import NEW_PASSWORD_PATH, PREFIX, Call, FormErrors, action, page, redirect
+from kmdav.i18n import N_
 from kmdav.models import User
 
 PATH = PREFIX + "/account"
 NOTICES = {
-    "password": "Your password was changed. Other browsers are logged out.",
-    "totp-off": "Two-factor login is off.",
+    "password": N_("Your password was changed. Other browsers are logged out."),
+    "totp-off": N_("Two-factor login is off."),
 }
 #: The disable form shares the page with the password form: its own field names.
 _DISABLE_FIELDS = {"password": "off_password", "code": "off_code"}
@@ -47,7 +48,7 @@ def _account_page(
             "secret": user.totp_secret,
             "uri": uri,
             # segno writes the SVG itself; the only text in it is our own title.
-            "qr": Markup(qr_svg(uri, "QR code for your authenticator app")),  # noqa: S704
+            "qr": Markup(qr_svg(uri, call.gettext("QR code for your authenticator app"))),  # noqa: S704
         }
     return call.render(
         "account.html",
@@ -58,7 +59,7 @@ def _account_page(
         recovery_codes=recovery_codes,
         recovery_codes_left=second_factor.unused_recovery_codes(call.session, user.id),
         errors=errors or {},
-        notice=NOTICES.get(call.request.query_params.get("notice", "")),
+        notice=call.notice(NOTICES),
     )
 
 

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from kmdav import audit
 from kmdav.faces.web._web import Call, FormErrors, page
+from kmdav.i18n import N_
 
 PAGE_SIZE = 50
 
@@ -32,7 +33,7 @@ def _day(call: Call, name: str, errors: FormErrors) -> date | None:
             raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError:
-        errors[name] = "Enter a date as YYYY-MM-DD, e.g. 2026-11-23."
+        errors[name] = call.gettext(N_("Enter a date as YYYY-MM-DD, e.g. 2026-11-23."))
         return None
 
 
@@ -41,7 +42,7 @@ def _entry_id(call: Call, name: str, errors: FormErrors) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or len(raw) > 18:
-        errors[""] = "That page link is broken; start from the first page."
+        errors[""] = call.gettext(N_("That page link is broken; start from the first page."))
         return None
     return int(raw)
 
@@ -66,13 +67,13 @@ def audit_log(call: Call) -> Response:
     known_actions = audit.actions(call.session)
     actor = params.get("actor", "").strip()
     if len(actor) > 64:
-        errors["actor"] = "Actor names have at most 64 characters."
+        errors["actor"] = call.gettext(N_("Actor names have at most 64 characters."))
     action = params.get("action", "").strip()
     if action and action not in known_actions:
-        errors["action"] = "Choose an action from the list."
+        errors["action"] = call.gettext(N_("Choose an action from the list."))
     since, until = _day(call, "from", errors), _day(call, "to", errors)
     if since and until and until < since:
-        errors["to"] = "The end date is before the start date."
+        errors["to"] = call.gettext(N_("The end date is before the start date."))
     before, after = _entry_id(call, "before", errors), _entry_id(call, "after", errors)
     filters = {"actor": actor, "action": action, "from": params.get("from", "").strip()}
     filters["to"] = params.get("to", "").strip()

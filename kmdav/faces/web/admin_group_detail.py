@@ -12,8 +12,10 @@ from starlette.routing import Route
 
 from kmdav.accounts import groups, modules, permissions
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
+from kmdav.i18n import N_
 from kmdav.models import Group
 
+NOTICES = {"permissions": N_("The permissions were saved.")}
 PATH = PREFIX + "/admin/groups/{id}"
 GRID_FIELDS = len(modules.MODULES) * len(permissions.ACTIONS) + 10
 
@@ -40,7 +42,7 @@ def _group_page(call: Call, *, errors: FormErrors | None = None, status: int = 2
         granted={
             f"{module}:{act}" for module, act in permissions.grants_of_group(call.session, group)
         },
-        notice="The permissions were saved." if call.request.query_params.get("notice") else None,
+        notice=call.notice(NOTICES),
     )
 
 

@@ -15,14 +15,15 @@ from kmdav.accounts import groups
 from kmdav.accounts import service as accounts
 from kmdav.errors import ValidationError
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
+from kmdav.i18n import N_
 from kmdav.models import Group
 
 PATH = PREFIX + "/admin/groups"
 NOTICES = {
-    "created": "The group was created.",
-    "added": "The member was added.",
-    "removed": "The member was removed.",
-    "deleted": "The group was deleted.",
+    "created": N_("The group was created."),
+    "added": N_("The member was added."),
+    "removed": N_("The member was removed."),
+    "deleted": N_("The group was deleted."),
 }
 
 
@@ -50,7 +51,7 @@ def _groups_page(call: Call, *, errors: FormErrors | None = None, status: int = 
             "parent": call.field("parent") if creating else "",
             "username": call.field("username") if errors and not creating else "",
         },
-        notice=NOTICES.get(call.request.query_params.get("notice", "")),
+        notice=call.notice(NOTICES),
     )
 
 

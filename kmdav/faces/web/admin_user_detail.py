@@ -14,13 +14,14 @@ from starlette.routing import Route
 from kmdav.accounts import modules, permissions
 from kmdav.accounts import service as accounts
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
+from kmdav.i18n import N_
 from kmdav.models import User
 
 PATH = PREFIX + "/admin/users/{id}"
 NOTICES = {
-    "profile": "The profile was saved.",
-    "modules": "The module seats were saved.",
-    "permissions": "The permissions were saved.",
+    "profile": N_("The profile was saved."),
+    "modules": N_("The module seats were saved."),
+    "permissions": N_("The permissions were saved."),
 }
 #: The grid's checkboxes plus the CSRF token, with room to spare.
 GRID_FIELDS = len(modules.MODULES) * len(permissions.ACTIONS) + 10
@@ -57,7 +58,7 @@ def _detail_page(call: Call, *, errors: FormErrors | None = None, status: int = 
             f"{module}:{act}" for module, act in permissions.grants_of_user(call.session, user)
         },
         effective={(entry.module, entry.action): entry for entry in effective},
-        notice=NOTICES.get(call.request.query_params.get("notice", "")),
+        notice=call.notice(NOTICES),
     )
 
 

@@ -17,20 +17,23 @@ from kmdav.accounts import deletion, modules, second_factor
 from kmdav.accounts import service as accounts
 from kmdav.errors import ValidationError
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
+from kmdav.i18n import N_
 from kmdav.models import User
 
 PATH = PREFIX + "/admin/users"
 NOTICES = {
-    "created": "The user was created.",
-    "enabled": "The user can log in again.",
-    "disabled": "The user is disabled: no more web logins, and devices stop syncing.",
-    "promoted": "The user is now an administrator.",
-    "demoted": "The user is no longer an administrator.",
-    "password": "The password was changed. Tell the user the new one in person; "
-    "they choose their own at the next login.",
-    "totp-reset": "Two-factor login is off for that user; they can set it up again.",
-    "totp-unchanged": "That user had no two-factor login.",
-    "deleted": "The user and their personal data are deleted.",
+    "created": N_("The user was created."),
+    "enabled": N_("The user can log in again."),
+    "disabled": N_("The user is disabled: no more web logins, and devices stop syncing."),
+    "promoted": N_("The user is now an administrator."),
+    "demoted": N_("The user is no longer an administrator."),
+    "password": N_(
+        "The password was changed. Tell the user the new one in person; "
+        "they choose their own at the next login."
+    ),
+    "totp-reset": N_("Two-factor login is off for that user; they can set it up again."),
+    "totp-unchanged": N_("That user had no two-factor login."),
+    "deleted": N_("The user and their personal data are deleted."),
 }
 
 
@@ -53,7 +56,7 @@ def _users_page(call: Call, *, errors: FormErrors | None = None, status: int = 2
         },
         seat_modules=modules.SEAT_MODULES,
         module_labels=modules.MODULES,
-        notice=NOTICES.get(call.request.query_params.get("notice", "")),
+        notice=call.notice(NOTICES),
     )
 
 

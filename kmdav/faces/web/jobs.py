@@ -17,7 +17,17 @@ from starlette.routing import Route
 
 from kmdav import jobs
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
+from kmdav.i18n import N_
 from kmdav.models import Job
+
+#: How the page words a job's status (the JSON keeps the status itself).
+STATUSES = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "done": N_("done"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+}
 
 
 def _job(call: Call) -> Job:
@@ -34,7 +44,15 @@ def job_status(call: Call) -> Response:
 
 def _job_page(call: Call, errors: FormErrors | None = None, status: int = 200) -> Response:
     job = _job(call)
-    return call.render("job.html", status, job=jobs.describe(job), errors=errors or {})
+    described = jobs.describe(job)
+    label = STATUSES.get(job.status)
+    return call.render(
+        "job.html",
+        status,
+        job=described,
+        status_label=call.gettext(label) if label else job.status,
+        errors=errors or {},
+    )
 
 
 @page()

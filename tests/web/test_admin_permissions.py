@@ -173,6 +173,6 @@ def test_the_licence_page_shows_the_total(web_server: WebServer, admin: WebClien
     expected = Decimal(15) * active + Decimal(10) * seats
     total = re.search(r'id="licence-total">([^<]+)<', page.text)
     assert total
-    assert total.group(1) == f"{expected:,.2f} EUR"
+    assert total.group(1) == f"€{expected:,.2f}"
     assert 'id="licence-newsletter"' in page.text
     assert 'href="/web/admin/licence"' in page.text  # admins find it in the navigation

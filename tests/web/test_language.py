@@ -130,6 +130,7 @@ def test_admin_pages_in_german(web_server: WebServer, admin: WebClient) -> None:
         assert "<h1>Lizenz</h1>" in licence.text
         assert "Monatliche Kosten" in licence.text
         assert "Preis pro Lizenzplatz" in licence.text
+        assert "15,00\xa0€" in licence.text  # the base price, written the German way
 
         groups = client.get("/web/admin/groups")
         assert ">Gruppe anlegen</button>" in groups.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from babel.numbers import format_currency
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -15,9 +16,9 @@ from kmdav.accounts import licence
 from kmdav.faces.web._web import Call, page
 
 
-def money(amount: Decimal, currency: str) -> str:
-    """``270.00 EUR``: two places, rounded half up only if a price has more."""
-    return f"{amount.quantize(Decimal('0.01')):,.2f} {currency}"
+def money(amount: Decimal, currency: str, language: str) -> str:
+    """An amount as readers of ``language`` write it: ``€270.00``, ``270,00 €``."""
+    return format_currency(amount, currency, locale=language)
 
 
 @page(admin=True)
@@ -26,7 +27,7 @@ def licence_page(call: Call) -> Response:
     return call.render(
         "admin_licence.html",
         overview=overview,
-        money=lambda amount: money(amount, overview.currency),
+        money=lambda amount: money(amount, overview.currency, call.language),
     )
 
 

@@ -15,7 +15,12 @@ process like :mod:`kmdav.faces.davreports`:
   path one ``posixpath.join`` at a time, and memoised;
 - ``xmlutils.make_clark``: memoised (a pure function of a short tag);
 - ``ApplicationBase._xml_response``: serialises to text, then encodes once;
-  the bytes are identical for UTF-8, the only encoding kmdav configures.
+  the bytes are identical for UTF-8, the only encoding kmdav configures;
+- the gzip Radicale applies to every answer when the client accepts it runs
+  at zlib level 1 instead of 6: a 10,000-card initial sync (PROPFIND and
+  100 multigets, ~10 MB of XML) spent ~0.3 s compressing at level 6 and
+  ~0.1 s at level 1, for ~15 % more bytes on the wire.  The content is the
+  same; only the compressed encoding of it differs.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from __future__ import annotations
 import io
 import logging
 import posixpath
+import types
 import xml.etree.ElementTree as ET
+import zlib
 from functools import lru_cache
 from typing import Any
 
+import radicale.app
 from radicale import pathutils, xmlutils
 from radicale.app import base as radicale_base
 from radicale.log import logger as radicale_logger
@@ -35,6 +43,8 @@ from radicale.log import logger as radicale_logger
 #: row while its response is built, so a small cache catches those repeats.
 PATH_CACHE = 4096
 TAG_CACHE = 512
+#: zlib level for gzip-encoded answers (1: fastest; zlib's default is 6).
+GZIP_LEVEL = 1
 
 
 def sanitize_path(path: str) -> str:
@@ -66,6 +76,15 @@ def _xml_response(self: Any, xml_content: ET.Element, request_info: dict[str, An
 _original_xml_response = radicale_base.ApplicationBase._xml_response
 
 
+def _compressobj(level: int = GZIP_LEVEL, *args: Any, **kwargs: Any) -> Any:
+    return zlib.compressobj(level, *args, **kwargs)
+
+
+#: What Radicale's application module sees as ``zlib``: the real module's
+#: constants, with a compressor that defaults to ``GZIP_LEVEL``.
+_radicale_zlib = types.SimpleNamespace(MAX_WBITS=zlib.MAX_WBITS, compressobj=_compressobj)
+
+
 def install() -> None:
     """Put the faster helpers in place (once per process)."""
     if getattr(pathutils.sanitize_path, "kmdav_fast", False):
@@ -75,3 +94,4 @@ def install() -> None:
     pathutils.sanitize_path = fast_sanitize
     xmlutils.make_clark = lru_cache(maxsize=TAG_CACHE)(xmlutils.make_clark)
     radicale_base.ApplicationBase._xml_response = _xml_response  # type: ignore[method-assign]
+    radicale.app.zlib = _radicale_zlib  # type: ignore[attr-defined,assignment]

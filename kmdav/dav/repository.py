@@ -170,19 +170,12 @@ def _head(values: Any) -> StoredItem:
 def _snapshots(session: Session, query: Any, with_body: bool) -> list[StoredItem]:
     """Rows as snapshots without ORM objects: listings of 10,000 cards spend
     most of their time building ORM instances otherwise."""
+    rows = session.connection().execute(query)
+    if with_body:
+        return _built(rows)
     return [
-        StoredItem(
-            href=href,
-            uid=uid,
-            etag=etag,
-            text=row[7] if with_body else None,
-            component=component,
-            dtstart=dtstart,
-            dtend=dtend,
-            modified_at=modified_at,
-        )
-        for row in session.execute(query)
-        for href, uid, etag, component, dtstart, dtend, modified_at in (row[:7],)
+        StoredItem(href, uid, etag, None, component, dtstart, dtend, modified_at)
+        for href, uid, etag, component, dtstart, dtend, modified_at in rows
     ]
 
 
@@ -377,7 +370,7 @@ def item_revisions(
     )
     if limit is not None:
         query = query.limit(limit + 1)
-    return [(href, int(rev)) for href, rev in session.execute(query)]
+    return [(href, int(rev)) for href, rev in session.connection().execute(query)]
 
 
 def delete_collections(session: Session, ids: Sequence[int]) -> None:

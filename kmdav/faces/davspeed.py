@@ -47,6 +47,11 @@ TAG_CACHE = 512
 GZIP_LEVEL = 1
 
 
+#: Radicale's own functions, as they were before ``install`` (tests compare).
+radicale_sanitize_path = pathutils.sanitize_path
+radicale_xml_response = radicale_base.ApplicationBase._xml_response
+
+
 def sanitize_path(path: str) -> str:
     """Radicale's ``sanitize_path``: absolute, normalised, no ``.``/``..``
     segments, and a trailing slash kept when the input had one."""
@@ -66,14 +71,11 @@ def _xml_response(self: Any, xml_content: ET.Element, request_info: dict[str, An
         or radicale_logger.isEnabledFor(logging.DEBUG)
     ):
         # Radicale may log the answer: let it do so its own way.
-        return _original_xml_response(self, xml_content, request_info)
+        return radicale_xml_response(self, xml_content, request_info)
     text = io.StringIO()
     ET.ElementTree(xml_content).write(text, encoding="unicode")
     # What ElementTree writes first for a byte encoding with a declaration.
     return f"<?xml version='1.0' encoding='{encoding}'?>\n{text.getvalue()}".encode()
-
-
-_original_xml_response = radicale_base.ApplicationBase._xml_response
 
 
 def _compressobj(level: int = GZIP_LEVEL, *args: Any, **kwargs: Any) -> Any:

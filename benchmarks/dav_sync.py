@@ -1075,7 +1075,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "client and servers share the machine; server logging: "
         + ("warnings only" if args.quiet_servers else "defaults (every request)")
         + "; kmdav workers: "
-        + (str(args.kmdav_workers) if args.kmdav_workers else "its default (one per CPU, <= 4)"),
+        + (str(args.kmdav_workers) if args.kmdav_workers else "kmdav's default"),
         "load average (1 min) when each target started: "
         + ", ".join(f"{r['target']} {r['load_before']:.2f}" for r in results)
         + "; figures from a busy machine are noisy",
@@ -1130,7 +1130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--kmdav-workers",
         type=int,
-        help="kmdav serve --workers (default: kmdav's own, one per CPU up to 4)",
+        help="kmdav serve --workers (default: kmdav's own default, as `make run` starts it)",
     )
     parser.add_argument(
         "--time-limit",

@@ -70,9 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir_option(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
-    serve.add_argument(
-        "--workers", type=int, help="worker processes (default: one per CPU, at most 4)"
-    )
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate for direct TLS")
     serve.add_argument("--tls-key", type=Path, help="PEM private key for direct TLS")
     serve.set_defaults(handler=_cmd_serve)

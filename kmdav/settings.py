@@ -57,22 +57,12 @@ class WebSettings(BaseModel):
     login_failure_window_seconds: int = Field(default=300, ge=1)
 
 
-#: Most worker processes started by default (each holds its own caches and
-#: database connections, ~150 MB at 10,000 cards).
-DEFAULT_WORKERS_MAX = 4
-
-
-def default_workers() -> int:
-    """One worker per CPU, at most ``DEFAULT_WORKERS_MAX``: a process serves
-    DAV in Python threads under one interpreter lock, so a second process
-    is what uses a second core."""
-    return max(1, min(os.cpu_count() or 1, DEFAULT_WORKERS_MAX))
-
-
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    workers: int = Field(default_factory=default_workers, ge=1, le=64)
+    #: One by default: measured on 2 CPUs, a second worker made a single
+    #: client slower and one process exceed 250 MB (docs/architecture.md).
+    workers: int = Field(default=1, ge=1, le=64)
     tls_cert: Path | None = None
     tls_key: Path | None = None
     #: Addresses whose X-Forwarded-For/-Proto headers are trusted (a proxy).

@@ -92,6 +92,8 @@ class LicenceSettings(BaseModel):
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    #: One by default: measured on 2 CPUs, a second worker made a single
+    #: client slower and one process exceed 250 MB (docs/architecture.md).
     workers: int = Field(default=1, ge=1, le=64)
     tls_cert: Path | None = None
     tls_key: Path | None = None

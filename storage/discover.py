@@ -65,20 +65,20 @@ class StorageDiscoverMixin:
             return self.make_collection("", None, False)
         if path.count("/") > 1:
             return None  # collections live at most at <home>/<name>
-        row = repository.get_collection(session, path)
+        row = repository.collection_head(session, path)
         if row is not None:
-            return self.make_collection(path, CollectionRow.of(row), False)
+            return self.make_collection(path, CollectionRow.of_head(row), False)
         alias = self._alias(session, path)
         if alias is None:
             return None
-        real = repository.get_collection(session, alias.real_path)
+        real = repository.collection_head(session, alias.real_path)
         if real is None:
             return None
-        return self.make_collection(path, CollectionRow.of(real), True)
+        return self.make_collection(path, CollectionRow.of_head(real), True)
 
     def real_collection_path(self, path: str) -> str:
         with self.session() as session:
-            if repository.get_collection(session, path) is not None:
+            if repository.collection_head(session, path) is not None:
                 return path
             alias = self._alias(session, path)
         return alias.real_path if alias is not None else path
@@ -103,7 +103,9 @@ class StorageDiscoverMixin:
             taken = {c.path for c in children}
             for alias in self.aliases(session, path).values():
                 alias_path = f"{path}/{alias.name}"
-                real = repository.get_collection(session, alias.real_path)
+                real = repository.collection_head(session, alias.real_path)
                 if real is not None and alias_path not in taken:
-                    children.append(self.make_collection(alias_path, CollectionRow.of(real), True))
+                    children.append(
+                        self.make_collection(alias_path, CollectionRow.of_head(real), True)
+                    )
         return children

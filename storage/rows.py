@@ -21,6 +21,12 @@ class CollectionRow:
     props: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
+    def of_head(cls, head: Any) -> CollectionRow:
+        """From :func:`kmdav.dav.repository.collection_head`'s plain row."""
+        ident, path, owner_id, tag, revision, sync_key, modified_at, props = head
+        return cls(ident, path, owner_id, tag, revision, sync_key, modified_at, dict(props or {}))
+
+    @classmethod
     def of(cls, row: DavCollection) -> CollectionRow:
         return cls(
             id=row.id,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from radicale import pathutils
 from sqlalchemy.orm import Session
 
-from kmdav.dav import repository, service
+from kmdav.dav import service
 from kmdav.dav.bodies import single_object_uid
 from kmdav.dav.context import state
 
@@ -46,10 +46,8 @@ class CollectionUploadMixin:
             raise ValueError("nothing can be stored at the root")
         text = self._received_text(href, item) or item.serialize()
         with translated(), self.session() as session:
-            collection = repository.collection_by_id(session, self._row.id)
-            if collection is None:
-                raise ValueError("the collection is gone")
-            new, old = service.store_item(session, collection, href, dav_object(item, text))
+            # The snapshot was read in this request's write transaction.
+            new, old = service.store_item(session, self._row, href, dav_object(item, text))
         make_item = self.make_item  # type: ignore[attr-defined]
         return make_item(new), (make_item(old) if old is not None else None)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kmdav import audit
@@ -367,14 +367,24 @@ def record_app_password_use(session: Session, app_password_id: int) -> None:
         session.flush()
 
 
+# Run on every DAV request of a cached login: built once, no ORM objects.
+_USER_CREDENTIAL = select(User.username, User.is_active, User.password_hash).where(
+    User.id == bindparam("uid")
+)
+_APP_PASSWORD_CREDENTIAL = select(AppPassword.revoked_at, AppPassword.password_hash).where(
+    AppPassword.id == bindparam("aid")
+)
+
+
 def login_still_valid(session: Session, login: Login) -> bool:
     """True while the credential behind ``login`` is unchanged and usable."""
-    user = session.get(User, login.user_id)
+    connection = session.connection()
+    user = connection.execute(_USER_CREDENTIAL, {"uid": login.user_id}).first()
     if user is None or not user.is_active or user.username != login.username:
         return False
     if login.app_password_id is None:
-        return user.password_hash == login.fingerprint
-    row = session.get(AppPassword, login.app_password_id)
+        return bool(user.password_hash == login.fingerprint)
+    row = connection.execute(_APP_PASSWORD_CREDENTIAL, {"aid": login.app_password_id}).first()
     return row is not None and row.revoked_at is None and row.password_hash == login.fingerprint
 
 

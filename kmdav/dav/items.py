@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from kmdav.models import DavItem
 
@@ -34,3 +36,19 @@ class StoredItem:
             dtend=row.dtend,
             modified_at=row.modified_at,
         )
+
+
+class CollectionRef(Protocol):
+    """What the write path needs of a collection: an ORM row or a snapshot."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def tag(self) -> str: ...
+
+    @property
+    def props(self) -> Mapping[str, Any]: ...

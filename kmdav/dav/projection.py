@@ -12,10 +12,11 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import vobject
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from kmdav.dav import ical, vcard
+from kmdav.dav.items import CollectionRef
 from kmdav.models import (
     CalendarObject,
     Contact,
@@ -24,7 +25,6 @@ from kmdav.models import (
     ContactPhone,
     CustomFieldDefinition,
     CustomFieldValue,
-    DavCollection,
     utcnow,
 )
 
@@ -33,9 +33,24 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Built once: this runs on every PUT (see kmdav.dav.repository).
+_CONTACT_OF_ITEM = select(Contact.id).where(Contact.item_id == bindparam("item"))
+_INSERT_CONTACT = insert(Contact).returning(Contact.id)
+_UPDATE_CONTACT = update(Contact).where(Contact.id == bindparam("contact_pk"))
+_CONTACT_LISTS = (ContactEmail, ContactPhone, ContactAddress, CustomFieldValue)
+_CLEAR_LIST = {
+    model: delete(model).where(model.contact_id == bindparam("contact")) for model in _CONTACT_LISTS
+}
+_INSERT_ROWS = {model: insert(model) for model in _CONTACT_LISTS}
+_CALENDAR_OBJECT_OF_ITEM = select(CalendarObject.id).where(
+    CalendarObject.item_id == bindparam("item")
+)
+_INSERT_CALENDAR_OBJECT = insert(CalendarObject)
+_UPDATE_CALENDAR_OBJECT = update(CalendarObject).where(CalendarObject.id == bindparam("object_pk"))
+
 
 def project(
-    session: Session, collection: DavCollection, item_id: int, obj: DavObject, *, new: bool
+    session: Session, collection: CollectionRef, item_id: int, obj: DavObject, *, new: bool
 ) -> None:
     """Rebuild the projection rows of ``row``; ``new`` says no rows exist yet.
 
@@ -57,7 +72,7 @@ def project(
 
 def _project_card(
     connection: Connection,
-    collection: DavCollection,
+    collection: CollectionRef,
     item_id: int,
     fields: vcard.CardFields,
     new: bool,
@@ -77,17 +92,15 @@ def _project_card(
         "members": list(fields.members),
         "updated_at": utcnow(),
     }
-    contact_id = (
-        None if new else connection.scalar(select(Contact.id).where(Contact.item_id == item_id))
-    )
+    contact_id = None if new else connection.execute(_CONTACT_OF_ITEM, {"item": item_id}).scalar()
     if contact_id is None:
         contact_id = connection.execute(
-            insert(Contact).values(item_id=item_id, **values).returning(Contact.id)
+            _INSERT_CONTACT, {"item_id": item_id, **values}
         ).scalar_one()
     else:
-        connection.execute(update(Contact).where(Contact.id == contact_id).values(**values))
-        for model in (ContactEmail, ContactPhone, ContactAddress, CustomFieldValue):
-            connection.execute(delete(model).where(model.contact_id == contact_id))
+        connection.execute(_UPDATE_CONTACT, {"contact_pk": contact_id, **values})
+        for model in _CONTACT_LISTS:
+            connection.execute(_CLEAR_LIST[model], {"contact": contact_id})
     lists: tuple[tuple[type[Any], list[dict[str, Any]]], ...] = (
         (ContactEmail, [{"value": e.value[:320], "label": e.label[:100]} for e in fields.emails]),
         (ContactPhone, [{"value": p.value[:100], "label": p.label[:100]} for p in fields.phones]),
@@ -96,7 +109,7 @@ def _project_card(
     for model, rows in lists:
         if rows:
             connection.execute(
-                insert(model),
+                _INSERT_ROWS[model],
                 [{"contact_id": contact_id, "position": i, **row} for i, row in enumerate(rows)],
             )
     if fields.custom:
@@ -115,12 +128,12 @@ def _project_card(
             for field_id, key in definitions
         ]
         if rows:
-            connection.execute(insert(CustomFieldValue), rows)
+            connection.execute(_INSERT_ROWS[CustomFieldValue], rows)
 
 
 def _project_calendar(
     connection: Connection,
-    collection: DavCollection,
+    collection: CollectionRef,
     item_id: int,
     uid: str,
     fields: ical.CalendarFields,
@@ -133,13 +146,9 @@ def _project_calendar(
     values["collection_id"] = collection.id
     values["uid"] = uid
     existing = (
-        None
-        if new
-        else connection.scalar(select(CalendarObject.id).where(CalendarObject.item_id == item_id))
+        None if new else connection.execute(_CALENDAR_OBJECT_OF_ITEM, {"item": item_id}).scalar()
     )
     if existing is None:
-        connection.execute(insert(CalendarObject).values(item_id=item_id, **values))
+        connection.execute(_INSERT_CALENDAR_OBJECT, {"item_id": item_id, **values})
     else:
-        connection.execute(
-            update(CalendarObject).where(CalendarObject.id == existing).values(**values)
-        )
+        connection.execute(_UPDATE_CALENDAR_OBJECT, {"object_pk": existing, **values})

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from kmdav.dav import projection, repository
-from kmdav.dav.items import StoredItem
+from kmdav.dav.items import CollectionRef, StoredItem
 from kmdav.errors import NotFoundError, UidConflictError, ValidationError
 from kmdav.models import CalendarObject, Contact, DavCollection, utcnow
 
@@ -51,7 +51,7 @@ def compute_etag(text: str) -> str:
     return f'"{sha256(text.encode("utf-8")).hexdigest()}"'
 
 
-def _check_component(collection: DavCollection, obj: DavObject) -> None:
+def _check_component(collection: CollectionRef, obj: DavObject) -> None:
     if collection.tag == "VADDRESSBOOK" and obj.component not in CARD_COMPONENTS:
         raise ValidationError("an address book holds only vCards")
     if collection.tag == "VCALENDAR":
@@ -68,9 +68,12 @@ def _check_component(collection: DavCollection, obj: DavObject) -> None:
 
 
 def store_item(
-    session: Session, collection: DavCollection, href: str, obj: DavObject
+    session: Session, collection: CollectionRef, href: str, obj: DavObject
 ) -> tuple[StoredItem, StoredItem | None]:
     """Create or replace ``href``; returns (new, previous).
+
+    ``collection`` may be the ORM row or a snapshot read in the caller's
+    transaction (the DAV storage passes its snapshot and saves a query).
 
     A PUT of the very same body changes nothing: no new revision, so polling
     clients see no phantom change.

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.faces import davreports
+from kmdav.faces import davreports, davspeed
 from kmdav.faces.davguard import DavGuard
 from kmdav.settings import Settings
 
@@ -83,6 +83,7 @@ def radicale_configuration(settings: Settings, database: Database) -> Any:
 
 def dav_routes(settings: Settings, database: Database) -> list[BaseRoute]:
     davreports.install()
+    davspeed.install()
     configuration, throttle = radicale_configuration(settings, database)
     application = Application(configuration)
     guarded = DavGuard(application, settings.dav.max_content_length, throttle)

@@ -250,6 +250,33 @@ def test_a_pending_login_expires(web_server: WebServer, admin: WebClient) -> Non
     enrolled.client.close()
 
 
+def test_switching_it_on_ends_the_other_sessions(web_server: WebServer, admin: WebClient) -> None:
+    """A session opened with the password alone does not outlive the switch;
+    the browser that switched it on stays logged in."""
+    name = unique("totp")
+    admin.create_user(name, PASSWORD)
+    other = WebClient(web_server)
+    assert other.login(name, PASSWORD).status_code == 303
+    enrolling = WebClient(web_server)
+    assert enrolling.login(name, PASSWORD).status_code == 303
+    assert enrolling.post("/web/account/totp/setup", {}).status_code == 303
+    secret = re.search(
+        r'data-testid="totp-secret">([A-Z2-7]+)<', enrolling.get("/web/account").text
+    )
+    assert secret
+    assert other.logged_in()  # setting up alone changes nothing yet
+    confirmed = enrolling.post(
+        "/web/account/totp/confirm", {"code": code_for(secret[1], steady_step())}
+    )
+    assert confirmed.status_code == 200
+    assert enrolling.logged_in()
+    assert not other.logged_in()
+    # The recovery codes page's forms carry the new session's token.
+    assert enrolling.post("/web/account/recovery-codes", {}).status_code == 200
+    other.close()
+    enrolling.close()
+
+
 def test_switching_off_needs_the_password_and_a_code(
     web_server: WebServer, admin: WebClient
 ) -> None:
@@ -263,6 +290,7 @@ def test_switching_off_needs_the_password_and_a_code(
     assert "does not match" in field_error(wrong_code.text, "off_code")
     done = enrolled.client.post(off, {"off_password": PASSWORD, "off_code": code})
     assert done.status_code == 303
+    assert enrolled.client.logged_in()  # this browser stays; other sessions end
     row = web_server.query(
         "SELECT totp_secret, totp_enabled_at FROM users WHERE username = :n", n=enrolled.name
     )

@@ -6,7 +6,8 @@ so it expires without server-side state and any kmdav process behind a load
 balancer can read it.  Every visitor gets one (logged in or not) because the
 login form needs a CSRF token too.
 
-A login session also carries a *fingerprint* of the user's password hash:
+A login session also carries a *fingerprint* of the user's password hash
+(and of when two-factor login was switched on):
 changing the password, or disabling the user, ends every session of that
 user at its next request.  The fingerprint is a digest, never the hash.
 
@@ -27,6 +28,8 @@ from dataclasses import dataclass, replace
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
+
+from kmdav.models import User
 
 COOKIE_NAME = "kmdav_session"
 CSRF_FIELD = "csrf_token"
@@ -61,20 +64,18 @@ class WebSession:
     def anonymous(cls) -> WebSession:
         return cls(csrf=secrets.token_urlsafe(32))
 
-    def logged_in(self, user_id: int, password_hash: str) -> WebSession:
+    def logged_in(self, user: User) -> WebSession:
         # A new CSRF token at login: a token seen before the login (e.g. planted
         # by someone else on a shared machine) is worth nothing afterwards.
         return WebSession(
             csrf=secrets.token_urlsafe(32),
-            user_id=user_id,
-            fingerprint=password_fingerprint(password_hash),
+            user_id=user.id,
+            fingerprint=credentials_fingerprint(user),
         )
 
-    def awaiting_second_factor(self, user_id: int, password_hash: str, next_url: str) -> WebSession:
+    def awaiting_second_factor(self, user: User, next_url: str) -> WebSession:
         """Not logged in yet: the password was right, a code must follow."""
-        pending = PendingLogin(
-            user_id, password_fingerprint(password_hash), int(time.time()), next_url
-        )
+        pending = PendingLogin(user.id, credentials_fingerprint(user), int(time.time()), next_url)
         return WebSession(csrf=secrets.token_urlsafe(32), pending=pending)
 
     def without_pending(self) -> WebSession:
@@ -84,8 +85,12 @@ class WebSession:
         return isinstance(token, str) and hmac.compare_digest(self.csrf, token)
 
 
-def password_fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:24]
+def credentials_fingerprint(user: User) -> str:
+    """A digest of what a login rests on: the password hash, and when
+    two-factor login was switched on (switching it on or off ends the
+    user's other sessions, as a new password does)."""
+    since = user.totp_enabled_at.isoformat() if user.totp_enabled_at is not None else ""
+    return hashlib.sha256(f"{user.password_hash}|{since}".encode()).hexdigest()[:24]
 
 
 class SessionCodec:

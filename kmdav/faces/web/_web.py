@@ -41,7 +41,7 @@ from kmdav.accounts import modules as seats
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
 from kmdav.errors import KmdavError, NotFoundError, PermissionDeniedError, ValidationError
-from kmdav.faces.web._session import CSRF_FIELD, SessionCodec, WebSession, password_fingerprint
+from kmdav.faces.web._session import CSRF_FIELD, SessionCodec, WebSession, credentials_fingerprint
 from kmdav.i18n import LANGUAGES, N_, negotiate, supported
 from kmdav.models import User
 from kmdav.settings import Settings
@@ -351,11 +351,7 @@ def load_viewer(session: Session, state: WebSession | None) -> Viewer | None:
     if state is None or state.user_id is None:
         return None
     user = session.get(User, state.user_id)
-    if (
-        user is None
-        or not user.is_active
-        or password_fingerprint(user.password_hash) != state.fingerprint
-    ):
+    if user is None or not user.is_active or credentials_fingerprint(user) != state.fingerprint:
         return None
     return Viewer(
         user.id,

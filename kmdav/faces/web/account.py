@@ -73,10 +73,8 @@ def _invalid(call: Call, errors: FormErrors) -> Response:
 
 
 def _stay_logged_in(call: Call, user: User, response: Response) -> Response:
-    """This browser keeps its login under the new password's fingerprint."""
-    call.web.sessions.write(
-        call.request, response, call.state.logged_in(user.id, user.password_hash)
-    )
+    """This browser keeps its login under the new credentials' fingerprint."""
+    call.web.sessions.write(call.request, response, call.state.logged_in(user))
     return response
 
 
@@ -104,6 +102,11 @@ def confirm_totp(call: Call) -> Response:
     codes = second_factor.confirm_enrolment(
         call.session, call.viewer.id, call.field("code"), actor=call.actor
     )
+    # Other sessions end (they were opened without the second factor);
+    # this one continues under the new fingerprint.
+    user = call.session.get(User, call.viewer.id)
+    assert user is not None
+    call.state = call.state.logged_in(user)
     return _account_page(call, recovery_codes=codes)
 
 
@@ -121,7 +124,9 @@ def disable_totp(call: Call) -> Response:
         call.field("off_code"),
         actor=call.actor,
     )
-    return redirect(PATH + "?notice=totp-off")
+    user = call.session.get(User, call.viewer.id)
+    assert user is not None
+    return _stay_logged_in(call, user, redirect(PATH + "?notice=totp-off"))
 
 
 @action(invalid=_invalid)

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from kmdav import audit
 from kmdav.accounts import second_factor
 from kmdav.accounts import service as accounts
-from kmdav.faces.web._session import WebSession, password_fingerprint
+from kmdav.faces.web._session import WebSession, credentials_fingerprint
 from kmdav.faces.web._web import (
     PREFIX,
     FormErrors,
@@ -155,13 +155,11 @@ def _login(request: Request, form: FormData) -> Response:
                 # Wrong codes count against the user name (see the docstring).
                 wait = web.throttle.retry_after(user.username, address)
                 pending = True
-                new_state = stored.awaiting_second_factor(
-                    user.id, user.password_hash, safe_next(next_url)
-                )
+                new_state = stored.awaiting_second_factor(user, safe_next(next_url))
             else:
                 who = audit.Actor(user.username, "web", user.id, address)
                 audit.record(session, who, "web.login", "user", user.username)
-                new_state = stored.logged_in(user.id, user.password_hash)
+                new_state = stored.logged_in(user)
 
     if wait:
         errors[""] = translations.ngettext(
@@ -201,7 +199,7 @@ def _pending_user(session: Session, stored: WebSession | None) -> User | None:
         user is None
         or not user.is_active
         or not second_factor.is_enabled(user)
-        or password_fingerprint(user.password_hash) != stored.pending.fingerprint
+        or credentials_fingerprint(user) != stored.pending.fingerprint
     ):
         return None
     return user
@@ -266,7 +264,7 @@ def _code(request: Request, form: FormData) -> Response:
                 details["recovery_codes_left"] = proof.recovery_codes_left
                 audit.record(session, who, "web.login_recovery_code", "user", username, details)
             audit.record(session, who, "web.login", "user", username, details)
-            new_state = stored.without_pending().logged_in(user.id, user.password_hash)
+            new_state = stored.without_pending().logged_in(user)
     if proof is None:
         web.throttle.failed(username, address)
         message = _("That code is wrong or was used already.")

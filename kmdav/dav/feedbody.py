@@ -14,6 +14,7 @@ Pure code: no I/O, no database.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +29,13 @@ REFRESH_INTERVAL = "PT1H"
 FORMAT_VERSION = "1"
 #: RFC 5545 3.1: lines longer than 75 octets are folded.
 _FOLD_OCTETS = 75
+#: A line that opens or closes a component (after line endings became CRLF).
+_BOUNDARY = re.compile(r"\n(BEGIN|END):[ \t]*([A-Za-z0-9-]+)[ \t]*\r(?=\n)", re.I)
+_NEWLINE = re.compile(r"\r?\n")
+_BLANK_LINES = re.compile(r"(?:\r\n)+")
+_FOLDED = re.compile(r"\r?\n[ \t]")
+#: The TZID property line of a VTIMEZONE: its value up to the line end.
+_TZID = re.compile(r"^TZID(?:;[^:\r\n]*)?:([^\r\n]*)", re.M | re.I)
 
 
 @dataclass(frozen=True)
@@ -55,46 +63,47 @@ class FeedBuilder:
     def __init__(self, components: Iterable[str] = ("VEVENT",)) -> None:
         self._wanted = frozenset(name.upper() for name in components)
         self._timezones: dict[str, str] = {}
+        self._seen_zones: set[str] = set()
         self._components: list[str] = []
         self.count = 0
 
     def add(self, body: str) -> None:
-        """Take the wanted components (and time zones) of one stored object."""
+        """Take the wanted components (and time zones) of one stored object.
+
+        Only the BEGIN/END lines are looked at (a regular expression finds
+        them); the text between is sliced out whole.
+        """
+        if body.count("\n") != body.count("\r\n"):
+            body = _NEWLINE.sub("\r\n", body)
+        # Every boundary line then sits between "\n" and "\r\n": the pattern
+        # can start with a literal, which the regex engine finds fast.
+        body = "\n" + body + ("" if body.endswith("\n") else "\r\n")
         depth = 0
         kind = ""
-        current: list[str] | None = None
-        for raw in body.split("\n"):
-            line = raw[:-1] if raw.endswith("\r") else raw
-            if not line:
-                continue
-            if line[0] in " \t":  # a folded continuation of the line before
-                if current is not None:
-                    current.append(line)
-                continue
-            head = line[:6].upper()
-            if head == "BEGIN:":
+        start = 0
+        for boundary in _BOUNDARY.finditer(body):
+            if boundary.group(1)[0] in "Bb":
                 depth += 1
                 if depth == 2:
-                    kind = line[6:].strip().upper()
-                    current = [line]
-                    continue
-            elif head[:4] == "END:":
+                    kind, start = boundary.group(2).upper(), boundary.start() + 1
+            else:
                 depth -= 1
-                if depth == 1 and current is not None:
-                    current.append(line)
-                    self._keep(kind, current)
-                    current = None
-                    continue
-            if current is not None:
-                current.append(line)
+                if depth == 1 and kind:
+                    self._keep(kind, body[start : boundary.end()] + "\n")
+                    kind = ""
 
-    def _keep(self, kind: str, lines: list[str]) -> None:
+    def _keep(self, kind: str, text: str) -> None:
+        if "\r\n\r\n" in text:  # blank lines are no content lines (RFC 5545 3.1)
+            text = _BLANK_LINES.sub("\r\n", text)
         if kind == "VTIMEZONE":
-            tzid = _tzid(lines)
+            if text in self._seen_zones:  # the usual case: the same zone again
+                return
+            self._seen_zones.add(text)
+            tzid = _tzid(text)
             if tzid and tzid not in self._timezones:
-                self._timezones[tzid] = CRLF.join(lines) + CRLF
+                self._timezones[tzid] = text
         elif kind in self._wanted:
-            self._components.append(CRLF.join(lines) + CRLF)
+            self._components.append(text)
             self.count += 1
 
     @property
@@ -124,30 +133,16 @@ class FeedBuilder:
         return ""
 
 
-def _unfolded(lines: list[str], start: int) -> str:
-    parts = [lines[start]]
-    for line in lines[start + 1 :]:
-        if not line or line[0] not in " \t":
-            break
-        parts.append(line[1:])
-    return "".join(parts)
-
-
-def _tzid(lines: list[str]) -> str:
-    """The TZID of a VTIMEZONE given as its lines (only its own, not a
-    sub-component's: STANDARD and DAYLIGHT carry none)."""
-    for index, line in enumerate(lines):
-        upper = line[:5].upper()
-        if upper in ("TZID:", "TZID;"):
-            return _unfolded(lines, index).partition(":")[2].strip()
-    return ""
+def _tzid(text: str) -> str:
+    """The TZID of a VTIMEZONE (its own: STANDARD and DAYLIGHT carry none)."""
+    found = _TZID.search(_FOLDED.sub("", text))
+    return found.group(1).strip() if found else ""
 
 
 def calendar_timezone_id(vtimezone_text: str) -> str:
     """The TZID inside a ``calendar-timezone`` property (a VCALENDAR holding
     one VTIMEZONE), or ``""``."""
-    lines = [raw.rstrip("\r") for raw in vtimezone_text.split("\n")]
-    return _tzid(lines)
+    return _tzid(vtimezone_text)
 
 
 @lru_cache(maxsize=256)

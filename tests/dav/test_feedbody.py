@@ -102,3 +102,20 @@ def test_an_empty_calendar_is_still_a_calendar() -> None:
     parsed = icalendar.Calendar.from_ical(_build())
     assert parsed["VERSION"] == "2.0"
     assert parsed.walk("VEVENT") == []
+
+
+def test_a_folded_tzid_and_lf_line_endings() -> None:
+    long_zone = "X-Very/" + "Long" * 20
+    folded = fold(f"TZID:{long_zone}").replace("\r\n", "\n")
+    body = (
+        "BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VTIMEZONE\n" + folded + "BEGIN:STANDARD\n"
+        "DTSTART:19700101T000000\nTZOFFSETFROM:+0000\nTZOFFSETTO:+0000\nEND:STANDARD\n"
+        "END:VTIMEZONE\nbegin:vevent\nUID:lower\n\nDTSTART:20261201T100000Z\nend:vevent\n"
+        "END:VCALENDAR"
+    )
+    builder = FeedBuilder()
+    builder.add(body)
+    assert builder.timezone_ids == [long_zone]
+    text = builder.render(FeedHeader(name="x")).decode()
+    assert "begin:vevent\r\nUID:lower\r\nDTSTART:20261201T100000Z\r\nend:vevent\r\n" in text
+    assert "\n" not in text.replace("\r\n", "")

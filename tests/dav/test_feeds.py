@@ -89,6 +89,12 @@ def test_readable_calendars_own_and_shared_and_only_with_the_seat(session: Sessi
     sharing.share_collection(session, "alice/tasks", user="carol")
     listed = [(c.path, c.own, c.owner) for c in feeds.readable_calendars(session, carol.id)]
     assert listed == [("carol/calendar", True, "carol"), ("alice/calendar", False, "alice")]
+    # A link through a parent group's share answers until she leaves the subgroup.
+    link = feeds.create_feed(session, carol.id, _calendar(session, "alice/calendar").id, "x")
+    assert feeds.resolve(session, link.token) is not None
+    groups.remove_member(session, "sales", "carol")
+    assert feeds.resolve(session, link.token) is None
+    groups.add_member(session, "sales", "carol")
     modules.remove_seat(session, carol, "calendar")
     assert feeds.readable_calendars(session, carol.id) == []
     assert [c.path for c in feeds.readable_calendars(session, alice.id)] == ["alice/calendar"]

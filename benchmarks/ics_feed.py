@@ -5,7 +5,8 @@ weekly series, every fourth series with a moved occurrence and an EXDATE,
 every timed event with its Europe/Vienna VTIMEZONE), makes a feed link,
 starts ``kmdav serve`` and measures over HTTP:
 
-- the full feed (GET, median of 5): time, size, and that every event is in it;
+- the full feed (GET, median of 5): time, size, and that every event is in it,
+  plain and gzip-coded;
 - a poll that finds nothing new (GET with ``If-None-Match``: 304, median of 50);
 - HEAD (median of 20).
 
@@ -155,7 +156,11 @@ def run(database_url: str, n: int, label: str) -> None:
                 assert first.content.count(b"BEGIN:VEVENT\r\n") == n + n // 20
                 assert first.content.count(b"BEGIN:VTIMEZONE\r\n") == 1
                 etag = first.headers["etag"]
+                assert first.headers["content-encoding"] == "gzip"
+                gzipped_size = int(first.headers["content-length"])
                 full = median_ms(lambda: client.get(url), 5, 200)
+                identity = {"Accept-Encoding": "identity"}
+                plain = median_ms(lambda: client.get(url, headers=identity), 5, 200)
                 poll = median_ms(lambda: client.get(url, headers={"If-None-Match": etag}), 50, 304)
                 head = median_ms(lambda: client.head(url), 20, 200)
         finally:
@@ -164,7 +169,8 @@ def run(database_url: str, n: int, label: str) -> None:
     size = len(first.content)
     shape = f"{n} events ({n // 5} series, {n // 20} overrides)"
     print(f"{label}: {shape}, filled in {fill_seconds:.1f} s")
-    print(f"  full feed GET   {full:8.1f} ms   {size / 1e6:.2f} MB ({size} bytes)")
+    print(f"  full feed GET   {plain:8.1f} ms   {size / 1e6:.2f} MB ({size} bytes)")
+    print(f"  ... gzip        {full:8.1f} ms   {gzipped_size / 1e6:.2f} MB ({gzipped_size} bytes)")
     print(f"  304 poll        {poll:8.1f} ms")
     print(f"  HEAD            {head:8.1f} ms")
 

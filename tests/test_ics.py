@@ -1,10 +1,16 @@
-"""The feed face's pure pieces: If-None-Match, the file name, log redaction."""
+"""The feed face's pure pieces: If-None-Match, gzip, the file name, log redaction."""
 
 from __future__ import annotations
 
 import logging
 
-from kmdav.faces.ics import RedactFeedTokens, content_disposition, etag_matches
+from kmdav.faces.ics import (
+    RedactFeedTokens,
+    accepts_gzip,
+    content_disposition,
+    etag_matches,
+    gzip_etag,
+)
 
 ETAG = '"abc-7-0123456789ab"'
 
@@ -16,6 +22,18 @@ def test_if_none_match_uses_the_weak_comparison() -> None:
     assert not etag_matches(None, ETAG)
     assert not etag_matches("", ETAG)
     assert not etag_matches('"abc-6-0123456789ab"', ETAG)
+    assert etag_matches(gzip_etag(ETAG), ETAG, gzip_etag(ETAG))
+    assert gzip_etag(ETAG) == '"abc-7-0123456789ab-gzip"'
+
+
+def test_accept_encoding_gzip_with_weights() -> None:
+    assert accepts_gzip("gzip, deflate, br")
+    assert accepts_gzip("deflate;q=1, GZIP;q=0.5")
+    assert accepts_gzip("x-gzip")
+    assert not accepts_gzip("gzip;q=0")
+    assert not accepts_gzip("gzip;q=nonsense")
+    assert not accepts_gzip("identity")
+    assert not accepts_gzip(None)
 
 
 def test_the_file_name_is_ascii_with_the_real_name_beside_it() -> None:

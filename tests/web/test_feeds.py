@@ -111,6 +111,15 @@ def test_a_link_made_on_the_sharing_page_serves_the_calendar_with_etags(
     assert parsed.walk("VTODO") == []  # the task list is not part of a calendar's feed
 
     etag = feed.headers["etag"]
+    # httpx asks for gzip, as Outlook and Google do: a smaller body, its own ETag.
+    assert feed.headers["content-encoding"] == "gzip"
+    assert feed.headers["vary"] == "Accept-Encoding"
+    assert int(feed.headers["content-length"]) < len(feed.content)
+    plain = _fetch(url, **{"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == feed.content
+    assert plain.headers["etag"] != etag
+    assert _fetch(url, **{"If-None-Match": plain.headers["etag"]}).status_code == 304
     unchanged = _fetch(url, **{"If-None-Match": etag})
     assert unchanged.status_code == 304
     assert unchanged.content == b""

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from kmdav import __version__, migrate
 from kmdav.db import Database, ping
 from kmdav.faces.dav import dav_routes
+from kmdav.faces.ics import ics_routes
 from kmdav.faces.web import localized_templates, visitor_language, web_routes
 from kmdav.jobs import service as jobs_service
 from kmdav.jobs.queue import LOCK_FILE_NAME, EmbeddedConsumer, JobQueue
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             *dav_routes(settings, database),
             *web_routes(settings, database),
+            *ics_routes(database),
         ],
         lifespan=lifespan,
     )

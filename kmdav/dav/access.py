@@ -88,6 +88,27 @@ def aliases_for(session: Session, username: str, company_book: str) -> dict[str,
     return aliases
 
 
+def reads_collection(session: Session, user_id: int, collection: DavCollection) -> bool:
+    """May ``user_id`` read ``collection``: their own, or shared with them
+    directly or through one of their groups (or a parent group), at any level.
+
+    Only ownership and shares: the company book (read by everyone) and the
+    module seats are checked where they matter.
+    """
+    if collection.owner_id == user_id:
+        return True
+    groups = effective_group_ids(session, user_id)
+    subject = CollectionShare.user_id == user_id
+    if groups:
+        subject = or_(subject, CollectionShare.group_id.in_(groups))
+    found = session.scalar(
+        select(CollectionShare.id)
+        .where(CollectionShare.collection_id == collection.id, subject)
+        .limit(1)
+    )
+    return found is not None
+
+
 # -- module seats -------------------------------------------------------------
 
 CALENDAR_SEAT = "calendar"

@@ -89,7 +89,7 @@ def collection_colour(collection: DavCollection) -> str:
     return match.group(0)[:7] if match else ""
 
 
-def _display_name(collection: DavCollection) -> str:
+def display_name(collection: DavCollection) -> str:
     name = str(collection.props.get("D:displayname", "")).strip()
     return name or collection.path.rsplit("/", 1)[-1]
 
@@ -249,7 +249,7 @@ def own_collections(session: Session, owner_id: int) -> list[OwnCollection]:
         OwnCollection(
             id=collection.id,
             path=collection.path,
-            display_name=_display_name(collection),
+            display_name=display_name(collection),
             kind=collection_kind(collection),
             colour=collection_colour(collection),
             shares=tuple(
@@ -287,7 +287,7 @@ def shared_with(session: Session, user_id: int) -> list[SharedCollection]:
         merged[collection.path] = SharedCollection(
             path=collection.path,
             alias=access.alias_name(collection.path),
-            display_name=_display_name(collection),
+            display_name=display_name(collection),
             kind=collection_kind(collection),
             colour=collection_colour(collection),
             owner=owner_name,

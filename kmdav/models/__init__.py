@@ -21,12 +21,14 @@ from kmdav.models.contacts import (
     CustomFieldValue,
 )
 from kmdav.models.dav import CollectionShare, DavChange, DavCollection, DavItem
+from kmdav.models.feeds import CalendarFeed
 from kmdav.models.jobs import Job
 
 __all__ = [
     "AppPassword",
     "AuditEntry",
     "Base",
+    "CalendarFeed",
     "CalendarObject",
     "CollectionShare",
     "Contact",

@@ -52,7 +52,23 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
     seats = server.query("SELECT user_id, module FROM user_modules ORDER BY user_id, module")
     grants = server.query("SELECT user_id, group_id, module, action FROM permissions ORDER BY id")
     mails = server.query("SELECT id, kind, key, status FROM jobs ORDER BY id")
-    tables = (users, devices, groups, members, shares, codes, collections, seats, grants, mails)
+    feeds = server.query(
+        "SELECT id, collection_id, user_id, name, token_hash, revoked_at FROM calendar_feeds "
+        "ORDER BY id"
+    )
+    tables = (
+        users,
+        devices,
+        groups,
+        members,
+        shares,
+        codes,
+        collections,
+        seats,
+        grants,
+        mails,
+        feeds,
+    )
     return [tuple(row) for rows in tables for row in rows]
 
 
@@ -136,6 +152,13 @@ def _shared_calendar(admin: WebClient, server: WebServer, username: str) -> tupl
     return calendar_id, int(share_id)
 
 
+def _feed(admin: WebClient, server: WebServer, calendar_id: int) -> int:
+    """A subscription link to the admin's calendar, made on the sharing page."""
+    made = admin.post("/web/sharing/feeds", {"calendar": str(calendar_id), "name": unique("feed")})
+    assert made.status_code == 200
+    return int(server.query("SELECT max(id) FROM calendar_feeds")[0][0])
+
+
 @pytest.mark.parametrize("token", [None, "", "wrong-token"], ids=["missing", "empty", "wrong"])
 def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     web_server: WebServer, admin: WebClient, token: str | None
@@ -148,6 +171,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     device_id = re.findall(r"/web/devices/(\d+)/revoke", device.text)[-1]
     group_id = _group_with_member(admin, web_server, victim_id)
     calendar_id, share_id = _shared_calendar(admin, web_server, victim)
+    feed_id = _feed(admin, web_server, calendar_id)
     forms = {
         **_admin_forms(victim_id, victim, group_id, ADMIN[0]),
         "/web/devices": {"name": "planted device"},
@@ -160,6 +184,8 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         },
         f"/web/sharing/shares/{share_id}/access": {"access": "write"},
         f"/web/sharing/shares/{share_id}/remove": {},
+        "/web/sharing/feeds": {"calendar": str(calendar_id), "name": "planted link"},
+        f"/web/sharing/feeds/{feed_id}/revoke": {},
         f"/web/jobs/{NO_JOB}/cancel": {},
         "/web/language": {"language": "de", "next": "/web/"},
         "/web/account/password": {
@@ -186,6 +212,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         device_id=int(device_id),
         collection_id=calendar_id,
         share_id=share_id,
+        feed_id=feed_id,
         job_id=NO_JOB,
     )
     before = _state(web_server)
@@ -259,6 +286,11 @@ def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: Web
     assert client.login(name, "xss-password-1").status_code == 303
     created = client.post("/web/devices", {"name": SCRIPT})
     assert created.status_code == 200
+    own_calendar = web_server.query(
+        "SELECT id FROM dav_collections WHERE path = :path", path=f"{name}/calendar"
+    )[0][0]
+    feed = client.post("/web/sharing/feeds", {"calendar": str(own_calendar), "name": SCRIPT})
+    assert feed.status_code == 200
     group = {"name": SCRIPT + unique(""), "parent": "", "description": SCRIPT}
     assert admin.post("/web/admin/groups", group).status_code == 303
     pages = {
@@ -271,6 +303,7 @@ def test_script_in_names_is_escaped_everywhere(web_server: WebServer, admin: Web
         "admin users": admin.get("/web/admin/users"),
         "admin groups": admin.get("/web/admin/groups"),
         "sharing, groups to pick": client.get("/web/sharing"),
+        "sharing, a new subscription link": feed,
         "group form error": admin.post("/web/admin/groups", group),
         "admin password": admin.get(f"/web/admin/users/{web_server.user_row(name).id}/password"),
         "admin user page": admin.get(f"/web/admin/users/{web_server.user_row(name).id}"),

@@ -8,7 +8,8 @@ answers 403/404 without revealing names or content.
 Module seats: a calendar needs the user's calendar seat, a task list the
 tasks seat (``access.seat_for_collection``), also when it is shared in.
 Without it the collection gets no letter, so PROPFIND leaves it out and a
-direct request gets 403.  Seats are read once per request.
+direct request gets 403; MKCALENDAR needs the calendar or the tasks seat.
+Seats are read once per request.
 """
 
 from __future__ import annotations
@@ -65,4 +66,6 @@ class Rights(radicale_rights.BaseRights):
             if seats is None:
                 seats = access.dav_seats(session, user)
                 state.cache[("seats", user)] = seats
+            if state.method == "MKCALENDAR" and not seats.may_make_calendars:
+                return ""  # a new calendar needs the calendar or the tasks seat
             return letters if seats.allows(session, real_path) else ""

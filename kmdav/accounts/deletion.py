@@ -3,8 +3,9 @@
 The rule (also on the confirmation page and in the docs): deleting a user
 deletes their personal DAV collections (address books, calendars, task
 lists) with every item in them, their app passwords, group memberships,
-module seats, permissions, recovery codes, and the shares they granted and
-received.  The company address book and other users' collections stay.
+module seats, permissions, recovery codes, the shares they granted and
+received, and the calendar subscription links they made or that lead to
+their calendars.  The company address book and other users' collections stay.
 Audit entries keep the user's name (``audit_log.actor_name`` is text).
 
 Collections go through :func:`kmdav.dav.service.delete_collection`, the one
@@ -16,14 +17,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kmdav import audit
 from kmdav.accounts.service import ensure_another_admin, require_user_by_id
 from kmdav.dav import service as dav
 from kmdav.errors import PermissionDeniedError, ValidationError
-from kmdav.models import AppPassword, CollectionShare, DavCollection, DavItem, User
+from kmdav.models import (
+    AppPassword,
+    CalendarFeed,
+    CollectionShare,
+    DavCollection,
+    DavItem,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class DeletionSummary:
     shared_with_groups: int
     shares_received: int
     app_passwords: int
+    #: Active subscription links they made, or that lead to their calendars.
+    subscription_links: int = 0
 
 
 def _owned_collection_ids(session: Session, user: User) -> list[int]:
@@ -63,6 +73,12 @@ def deletion_summary(session: Session, user_id: int) -> DeletionSummary:
             AppPassword.user_id == user.id, AppPassword.revoked_at.is_(None)
         )
     )
+    links = session.scalar(
+        select(func.count(CalendarFeed.id)).where(
+            CalendarFeed.revoked_at.is_(None),
+            or_(CalendarFeed.user_id == user.id, CalendarFeed.collection_id.in_(owned)),
+        )
+    )
     return DeletionSummary(
         collections=len(owned),
         items=int(items or 0),
@@ -70,6 +86,7 @@ def deletion_summary(session: Session, user_id: int) -> DeletionSummary:
         shared_with_groups=int(groups or 0),
         shares_received=int(received or 0),
         app_passwords=int(devices or 0),
+        subscription_links=int(links or 0),
     )
 
 

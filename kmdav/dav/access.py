@@ -138,6 +138,11 @@ class DavSeats:
     def has_all(self) -> bool:
         return {CALENDAR_SEAT, TASKS_SEAT} <= self.modules
 
+    @property
+    def may_make_calendars(self) -> bool:
+        """MKCALENDAR makes a calendar or a task list: either seat will do."""
+        return bool({CALENDAR_SEAT, TASKS_SEAT} & self.modules)
+
     def allows(self, session: Session, path: str) -> bool:
         """May the user reach the collection at ``path`` (a real path)?"""
         if self.has_all:

@@ -44,6 +44,8 @@ class RequestState(threading.local):
         self.close_read_session()
         #: True between the WSGI guard's start and end of a DAV request.
         self.in_request = False
+        #: The HTTP method of the DAV request (rights differ for MKCALENDAR).
+        self.method: str = ""
         #: The transaction opened by ``acquire_lock``.
         self.session: Session | None = None
         #: (request path, body text) of a PUT, so upload can store it verbatim.

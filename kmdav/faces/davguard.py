@@ -112,6 +112,7 @@ class DavGuard:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         state.begin_request()
+        state.method = str(environ.get("REQUEST_METHOD", "")).upper()
         token = request_context.set(self._log_context(environ))
         try:
             self._prepare(environ)

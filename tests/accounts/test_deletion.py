@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from kmdav import audit
 from kmdav.accounts import deletion
 from kmdav.accounts import service as accounts
+from kmdav.dav import feeds
 from kmdav.errors import LastAdminError, PermissionDeniedError, ValidationError
-from kmdav.models import DavCollection, User
+from kmdav.models import CalendarFeed, DavCollection, User
 
 
 def _user(session: Session, *, is_admin: bool = False) -> User:
@@ -64,3 +65,21 @@ def test_the_home_and_its_collections_go(session: Session) -> None:
 
     assert owned(target.id) == 0
     assert owned(other.id) == 4  # the home and three collections stay
+
+
+def test_the_summary_counts_the_subscription_links(session: Session) -> None:
+    target = accounts.create_user(
+        session, f"del-{secrets.token_hex(3)}", "delete-password-1", modules=("calendar",)
+    )
+    calendar = session.scalar(
+        select(DavCollection.id).where(DavCollection.path == f"{target.username}/calendar")
+    )
+    feeds.create_feed(session, target.id, calendar, "Outlook")
+    revoked = feeds.create_feed(session, target.id, calendar, "old phone")
+    feeds.revoke_feed(session, revoked.id, user_id=target.id)
+    assert deletion.deletion_summary(session, target.id).subscription_links == 1
+    deletion.delete_user(session, target.id, target.username, actor=_actor())
+    assert (
+        session.scalar(select(func.count(CalendarFeed.id)).where(CalendarFeed.user_id == target.id))
+        == 0
+    )

@@ -71,11 +71,22 @@ def test_deleting_a_user_takes_exactly_what_the_page_lists(
     session = WebClient(web_server)
     assert session.login(leaving, PASSWORD).status_code == 303
     assert session.post("/web/devices", {"name": "phone"}).status_code == 200
+    calendar_id = _count(
+        web_server, "SELECT id FROM dav_collections WHERE path = :p", p=f"{leaving}/calendar"
+    )
+    link = {"calendar": str(calendar_id), "name": "Outlook"}
+    assert session.post("/web/sharing/feeds", link).status_code == 200
 
     page = admin.get(f"/web/admin/users/{leaving_id}/delete")
     assert page.status_code == 200
     counts = dict(re.findall(r'data-testid="([a-z-]+)">(\d+)<', page.text))
-    assert counts == {"collections": "3", "items": "3", "shared-users": "1", "shared-groups": "1"}
+    assert counts == {
+        "collections": "3",
+        "items": "3",
+        "shared-users": "1",
+        "shared-groups": "1",
+        "subscription-links": "1",
+    }
     assert "disable the user instead" in page.text
     assert "company address book and other users' collections stay" in page.text
 

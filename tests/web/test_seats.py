@@ -172,6 +172,39 @@ def test_dav_hides_calendars_and_task_lists_without_their_seats(
 
 
 @pytest.mark.live
+def test_making_a_calendar_needs_a_calendar_or_tasks_seat(
+    web_server: WebServer, admin: WebClient
+) -> None:
+    name, password = unique("mkcal"), "dav-seat-password-1"
+    admin.create_user(name, password, modules=())
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        "<D:set><D:prop><D:displayname>Projects</D:displayname></D:prop></D:set>"
+        "</C:mkcalendar>"
+    )
+
+    def mkcalendar(collection: str) -> int:
+        return httpx.request(
+            "MKCALENDAR",
+            f"{web_server.url}/dav/{name}/{collection}/",
+            content=body,
+            headers={"Content-Type": "application/xml"},
+            auth=(name, password),
+        ).status_code
+
+    assert mkcalendar("projects") == 403
+    assert (
+        web_server.query("SELECT id FROM dav_collections WHERE path = :p", p=f"{name}/projects")
+        == []
+    )
+    user_id = web_server.user_row(name).id
+    admin.post(f"/web/admin/users/{user_id}/modules", {"modules": ["calendar"]})
+    assert mkcalendar("projects") == 201
+    assert f"/dav/{name}/projects/" in _propfind(web_server, name, f"{name}/").text
+
+
+@pytest.mark.live
 def test_a_calendar_shared_in_needs_the_seat_too(web_server: WebServer, admin: WebClient) -> None:
     owner, reader = unique("owner"), unique("reader")
     admin.create_user(owner, "dav-seat-password-1")

@@ -216,6 +216,13 @@ def set_password(
     audit.record(session, actor, "user.password", "user", username, details)
 
 
+def validate_new_password(password: str, repeated: str) -> None:
+    """A new password typed twice: long enough, and the same both times."""
+    validate_password(password)
+    if password != repeated:
+        raise ValidationError("the two passwords differ", field="password_repeat")
+
+
 def change_own_password(
     session: Session,
     user_id: int,
@@ -231,9 +238,7 @@ def change_own_password(
     user = require_user_by_id(session, user_id)
     if current_password is not None and not verify_password(user.password_hash, current_password):
         raise ValidationError("the current password is wrong", field="current_password")
-    validate_password(new_password)
-    if new_password != repeated:
-        raise ValidationError("the two passwords differ", field="password_repeat")
+    validate_new_password(new_password, repeated)
     if verify_password(user.password_hash, new_password):
         raise ValidationError("choose a password different from the current one", field="password")
     user.password_hash = hash_password(new_password)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from kmdav.models import CollectionShare, DavCollection, Group, GroupMembership, User, UserModule
 
@@ -60,6 +61,14 @@ def group_names(session: Session, group_ids: set[int]) -> set[str]:
     return set(session.scalars(select(Group.name).where(Group.id.in_(group_ids))))
 
 
+def shares_reaching(session: Session, user_id: int) -> ColumnElement[bool]:
+    """The condition on ``collection_shares`` rows that reach ``user_id``:
+    shared with them directly, or with one of their groups or its parents."""
+    groups = effective_group_ids(session, user_id)
+    direct = CollectionShare.user_id == user_id
+    return or_(direct, CollectionShare.group_id.in_(groups)) if groups else direct
+
+
 def aliases_for(session: Session, username: str, company_book: str) -> dict[str, Alias]:
     """Every collection shared into ``username``'s home, by alias name."""
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
@@ -69,14 +78,10 @@ def aliases_for(session: Session, username: str, company_book: str) -> dict[str,
     if session.scalar(select(DavCollection.id).where(DavCollection.path == company_book)):
         access = WRITE if user.is_admin else READ
         aliases[alias_name(company_book)] = Alias(alias_name(company_book), company_book, access)
-    groups = effective_group_ids(session, user.id)
-    subject = CollectionShare.user_id == user.id
-    if groups:
-        subject = or_(subject, CollectionShare.group_id.in_(groups))
     rows = session.execute(
         select(DavCollection.path, DavCollection.owner_id, CollectionShare.access)
         .join(CollectionShare, CollectionShare.collection_id == DavCollection.id)
-        .where(subject)
+        .where(shares_reaching(session, user.id))
     ).all()
     for path, owner_id, access in rows:
         if owner_id == user.id:
@@ -97,13 +102,9 @@ def reads_collection(session: Session, user_id: int, collection: DavCollection) 
     """
     if collection.owner_id == user_id:
         return True
-    groups = effective_group_ids(session, user_id)
-    subject = CollectionShare.user_id == user_id
-    if groups:
-        subject = or_(subject, CollectionShare.group_id.in_(groups))
     found = session.scalar(
         select(CollectionShare.id)
-        .where(CollectionShare.collection_id == collection.id, subject)
+        .where(CollectionShare.collection_id == collection.id, shares_reaching(session, user_id))
         .limit(1)
     )
     return found is not None
@@ -157,21 +158,25 @@ class DavSeats:
         return need is None or need in self.modules
 
 
+#: Every DAV request reads the user's seats: built once, run on the connection.
+_SEATS_OF_USER = (
+    select(User.id, UserModule.module)
+    .outerjoin(UserModule, UserModule.user_id == User.id)
+    .where(User.username == bindparam("username"))
+)
+_OWN_CALENDARS = select(DavCollection.path, DavCollection.tag, DavCollection.props).where(
+    DavCollection.owner_id == bindparam("uid"), DavCollection.tag == "VCALENDAR"
+)
+
+
 def dav_seats(session: Session, username: str) -> DavSeats:
     """The user's seats; with calendar or tasks missing, also the seat
     each of the user's own calendars needs."""
-    rows = session.execute(
-        select(User.id, UserModule.module)
-        .outerjoin(UserModule, UserModule.user_id == User.id)
-        .where(User.username == username)
-    ).all()
+    connection = session.connection()
+    rows = connection.execute(_SEATS_OF_USER, {"username": username}).all()
     user_id = rows[0][0] if rows else None
     seats = DavSeats(frozenset(module for _, module in rows if module is not None))
     if user_id is not None and not seats.has_all:
-        for path, tag, props in session.execute(
-            select(DavCollection.path, DavCollection.tag, DavCollection.props).where(
-                DavCollection.owner_id == user_id, DavCollection.tag == "VCALENDAR"
-            )
-        ):
+        for path, tag, props in connection.execute(_OWN_CALENDARS, {"uid": user_id}):
             seats.needs[path] = seat_for_collection(tag, props)
     return seats

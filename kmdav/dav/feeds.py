@@ -129,11 +129,7 @@ def readable_calendars(session: Session, user_id: int) -> list[FeedCalendar]:
     user = session.get(User, user_id)
     if user is None or not user.is_active or access.CALENDAR_SEAT not in seats_of(session, user_id):
         return []
-    groups = access.effective_group_ids(session, user_id)
-    subject = CollectionShare.user_id == user_id
-    if groups:
-        subject = or_(subject, CollectionShare.group_id.in_(groups))
-    shared = select(CollectionShare.collection_id).where(subject)
+    shared = select(CollectionShare.collection_id).where(access.shares_reaching(session, user_id))
     owner = aliased(User)
     rows = session.execute(
         select(DavCollection, owner.username)

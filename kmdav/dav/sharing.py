@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from kmdav import audit
@@ -263,17 +263,13 @@ def own_collections(session: Session, owner_id: int) -> list[OwnCollection]:
 def shared_with(session: Session, user_id: int) -> list[SharedCollection]:
     """What others shared with ``user_id``, directly or through a group or
     any of its parent groups; the higher level wins, as on devices."""
-    groups = access.effective_group_ids(session, user_id)
-    subject = CollectionShare.user_id == user_id
-    if groups:
-        subject = or_(subject, CollectionShare.group_id.in_(groups))
     owner = aliased(User)
     rows = session.execute(
         select(DavCollection, owner.username, CollectionShare.access, Group.name)
         .join(CollectionShare, CollectionShare.collection_id == DavCollection.id)
         .join(owner, owner.id == DavCollection.owner_id)
         .outerjoin(Group, Group.id == CollectionShare.group_id)
-        .where(subject, DavCollection.owner_id != user_id)
+        .where(access.shares_reaching(session, user_id), DavCollection.owner_id != user_id)
         .order_by(DavCollection.path)
     ).all()
     merged: dict[str, SharedCollection] = {}

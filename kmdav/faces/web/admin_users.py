@@ -15,7 +15,6 @@ from starlette.routing import Route
 
 from kmdav.accounts import deletion, modules, second_factor
 from kmdav.accounts import service as accounts
-from kmdav.errors import ValidationError
 from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, page, redirect
 from kmdav.i18n import N_
 from kmdav.models import User
@@ -120,9 +119,7 @@ def _invalid_password(call: Call, errors: FormErrors) -> Response:
 def reset_password(call: Call) -> Response:
     user = _target(call)
     password = call.field("password", strip=False)
-    accounts.validate_password(password)
-    if password != call.field("password_repeat", strip=False):
-        raise ValidationError("the two passwords differ", field="password_repeat")
+    accounts.validate_new_password(password, call.field("password_repeat", strip=False))
     accounts.set_password(call.session, user.username, password, actor=call.actor, must_change=True)
     return redirect(PATH + "?notice=password")
 

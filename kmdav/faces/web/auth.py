@@ -105,6 +105,15 @@ def _login_page(
     )
 
 
+def _wait_message(translations: gettext.NullTranslations, wait: int) -> str:
+    """Why the login is refused for now, and for how long."""
+    return translations.ngettext(
+        "Too many failed logins. Wait %(seconds)d second, then try again.",
+        "Too many failed logins. Wait %(seconds)d seconds, then try again.",
+        wait,
+    ) % {"seconds": wait}
+
+
 def _missing_fields(
     login: str, password: str, translations: gettext.NullTranslations
 ) -> FormErrors:
@@ -162,11 +171,7 @@ def _login(request: Request, form: FormData) -> Response:
                 new_state = stored.logged_in(user)
 
     if wait:
-        errors[""] = translations.ngettext(
-            "Too many failed logins. Wait %(seconds)d second, then try again.",
-            "Too many failed logins. Wait %(seconds)d seconds, then try again.",
-            wait,
-        ) % {"seconds": wait}
+        errors[""] = _wait_message(translations, wait)
         return _login_page(
             request, web, stored, next_url=next_url, login=login, errors=errors, status=429
         )
@@ -245,12 +250,8 @@ def _code(request: Request, form: FormData) -> Response:
         username, next_url, locale = user.username, stored.pending.next_url, user.locale
         wait = web.throttle.retry_after(username, address)
         if wait:
-            message = translations.ngettext(
-                "Too many failed logins. Wait %(seconds)d second, then try again.",
-                "Too many failed logins. Wait %(seconds)d seconds, then try again.",
-                wait,
-            ) % {"seconds": wait}
-            return _code_page(request, web, stored, errors={"": message}, status=429)
+            errors = {"": _wait_message(translations, wait)}
+            return _code_page(request, web, stored, errors=errors, status=429)
         if not code:
             errors = {"code": _("Enter the code.")}
             return _code_page(request, web, stored, errors=errors, status=400)

@@ -70,3 +70,15 @@ def books(
     for book_id, level in rows:
         result[book_id] = result.get(book_id, False) or level == access.WRITE
     return result
+
+
+def dav_company_letters(session: Session, username: str, *, deleting: bool) -> str:
+    """Radicale's letters on the company book for ``username``."""
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None or not user.is_active:
+        return ""
+    if not may(session, user, "edit"):
+        return "r"
+    if deleting and not may(session, user, "delete"):
+        return "r"
+    return "rw"

@@ -210,22 +210,31 @@ def _visible(
     return contact, item, collection, books[collection.id]
 
 
-def stored_values(session: Session, contact_id: int) -> dict[str, str]:
-    """The own-field values the projection holds for a contact, by key."""
-    return dict(
-        session.execute(
-            select(CustomFieldDefinition.key, CustomFieldValue.value)
-            .join(CustomFieldValue, CustomFieldValue.field_id == CustomFieldDefinition.id)
-            .where(CustomFieldValue.contact_id == contact_id)
-        ).all()
-    )
+def stored_values(session: Session, contact_id: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The own-field values the projection resolved for a contact, by key,
+    and those of them that do not fit their field."""
+    values: dict[str, str] = {}
+    invalid: dict[str, str] = {}
+    for key, value, valid in session.execute(
+        select(CustomFieldDefinition.key, CustomFieldValue.value, CustomFieldValue.valid)
+        .join(CustomFieldValue, CustomFieldValue.field_id == CustomFieldDefinition.id)
+        .where(CustomFieldValue.contact_id == contact_id)
+    ):
+        values[key] = value
+        if not valid:
+            invalid[key] = value
+    return values, invalid
 
 
 def _draft_of(
     session: Session, contact_id: int, body: str, defs: Sequence[FieldDef]
 ) -> tuple[ContactDraft, dict[str, str]]:
-    """The card read with the own-field values the CRM resolved."""
-    return read_draft(body, fields=defs, previous=stored_values(session, contact_id) or None)
+    """The card as the CRM sees it: its own fields as the projection resolved
+    them when the card was stored (which of the two forms changed is only
+    known at that moment, against the values before)."""
+    draft, _ = read_draft(body, fields=defs)
+    values, invalid = stored_values(session, contact_id)
+    return replace(draft, custom=values), invalid
 
 
 def get_contact(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from kmdav.accounts.permissions import has_permission
 from kmdav.dav import access
 from kmdav.errors import PermissionDeniedError
+from kmdav.i18n import N_
 from kmdav.models import CollectionShare, DavCollection, User
 
 MODULE = "contacts"
@@ -35,11 +36,16 @@ def may(session: Session, user: User, action: str) -> bool:
     return has_permission(session, user, MODULE, action)
 
 
+_REFUSALS = {
+    "delete": N_("you may not delete contacts (ask an administrator for the permission)"),
+    "export": N_("you may not export contacts (ask an administrator for the permission)"),
+}
+
+
 def require(session: Session, user: User, action: str) -> None:
     if not may(session, user, action):
         raise PermissionDeniedError(
-            "you may not %(action)s contacts (ask an administrator for the permission)",
-            action=action,
+            _REFUSALS.get(action, N_("you may not change contacts (ask an administrator)"))
         )
 
 

@@ -29,6 +29,7 @@ from kmdav.dav import provisioning
 from kmdav.dav import service as dav
 from kmdav.dav.vcard import LabeledValue
 from kmdav.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from kmdav.i18n import N_
 from kmdav.models import (
     Contact,
     ContactEmail,
@@ -128,8 +129,10 @@ def validate_draft(
     ):
         if len(value) > MAX_TEXT or "\n" in value or "\r" in value:
             raise ValidationError("this field takes one line of text", field=name)
-    emails = tuple(_clean(draft.emails, _EMAIL, "emails", "%(value)r is not an e-mail address"))
-    phones = tuple(_clean(draft.phones, _PHONE_EXTRA, "phones", "%(value)r is not a phone number"))
+    emails = tuple(_clean(draft.emails, _EMAIL, "emails", N_("%(value)r is not an e-mail address")))
+    phones = tuple(
+        _clean(draft.phones, _PHONE_EXTRA, "phones", N_("%(value)r is not a phone number"))
+    )
     birthday = draft.birthday.strip()
     if birthday and not _ISO_DATE.match(birthday):
         raise ValidationError(

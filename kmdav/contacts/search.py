@@ -10,7 +10,6 @@ word typed must match the start of a word (``hub`` finds Huber).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from kmdav.contacts import access
 from kmdav.contacts.fieldtypes import FieldDef
+from kmdav.contacts.words import query_terms
 from kmdav.errors import ValidationError
 from kmdav.models import (
     Contact,
@@ -34,8 +34,6 @@ from kmdav.models import (
 
 SORTS = ("name", "-name", "company", "-company", "updated", "-updated")
 PER_PAGE = 50
-MAX_TERMS = 12
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -75,11 +73,6 @@ class ContactPage:
     pages: int
 
 
-def terms(query: str) -> list[str]:
-    words = _WORD.findall(query.lower())
-    return words[:MAX_TERMS]
-
-
 def _fulltext(session: Session, words: Sequence[str]) -> ColumnElement[bool]:
     if session.get_bind().dialect.name == "sqlite":
         match = " AND ".join(f'"{word}"*' for word in words)
@@ -101,7 +94,7 @@ def _filtered(
 ) -> Select[int]:
     statement = select(Contact.id).where(Contact.collection_id.in_(book_ids))
     statement = statement.where(Contact.kind.in_(("individual", "org")))
-    words = terms(query.q)
+    words = query_terms(query.q)
     if words:
         statement = statement.where(_fulltext(session, words))
     if query.tag:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from kmdav.contacts import cards
 from kmdav.contacts.fieldtypes import FieldDef
+from kmdav.contacts.words import index_text
 from kmdav.dav import ical, vcard
 from kmdav.dav.items import CollectionRef
 from kmdav.models import (
@@ -192,7 +193,7 @@ def search_text(fields: vcard.CardFields, own_values: list[str]) -> str:
         fields.note,
         *own_values,
     ]
-    return " ".join(part for part in parts if part)
+    return index_text(*parts)
 
 
 def _project_calendar(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from kmdav.contacts import access
@@ -118,13 +118,10 @@ def _filtered(
         else:
             condition = CustomFieldValue.value == wanted.strip()
         statement = statement.where(
-            exists().where(
-                CustomFieldValue.contact_id == Contact.id,
-                CustomFieldValue.field_id
-                == select(CustomFieldDefinition.id)
-                .where(CustomFieldDefinition.key == key)
-                .scalar_subquery(),
-                condition,
+            Contact.id.in_(
+                select(CustomFieldValue.contact_id)
+                .join(CustomFieldDefinition, CustomFieldDefinition.id == CustomFieldValue.field_id)
+                .where(CustomFieldDefinition.key == key, condition)
             )
         )
     return statement

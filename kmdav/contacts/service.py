@@ -402,7 +402,10 @@ def update_contact(
     """Patch the stored card with ``draft``; ``etag`` is what the form was
     rendered from.  A stale ETag raises :class:`ContactConflictError`."""
     access.require(session, actor, "edit")
-    _, item, collection, writable = _visible(session, actor, contact_id, company_book)
+    contact, item, collection, writable = _visible(session, actor, contact_id, company_book)
+    if contact.kind not in ("individual", "org"):
+        # A contact group (KIND:group, X-ADDRESSBOOKSERVER-KIND:group) is edited on devices.
+        raise ValidationError("a contact group is edited on the devices, not here")
     defs = fields.definitions(session)
     current, invalid = _draft_of(session, contact_id, item.body, defs)
     if etag != item.etag:

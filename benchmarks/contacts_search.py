@@ -123,6 +123,7 @@ def main() -> int:
         if args.pg_url:
             import os
 
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
             from tests.databases import PG_ENV, throwaway_database
 
             os.environ[PG_ENV] = args.pg_url
@@ -133,6 +134,12 @@ def main() -> int:
             database.open()
             migrate.upgrade(database.engine)
             seconds, n = _store(database, args.n, rng)
+            if database.engine.dialect.name == "postgresql":
+                # Statistics, as autovacuum would gather them after a bulk load.
+                with database.engine.connect() as connection:
+                    connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                        text("ANALYZE")
+                    )
             print(f"backend            {database.engine.dialect.name}")
             print(f"cards              {n}")
             each = seconds * 1000 / n

@@ -89,8 +89,10 @@ def _fulltext(
         )
         return contact_id.in_(ids)
     tsquery = " & ".join(f"{word}:*" for word in words)
+    # Literally the expression of ix_contacts_fulltext (a bound ' ' would not match it).
     document = func.to_tsvector(
-        literal_column("'simple'"), Contact.search_text + " " + Contact.notes_text
+        literal_column("'simple'"),
+        Contact.search_text.op("||")(literal_column("' '")).op("||")(Contact.notes_text),
     )
     return document.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
 

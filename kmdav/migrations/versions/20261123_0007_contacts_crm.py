@@ -8,7 +8,9 @@ SQLite: ``contacts_fts`` is an FTS5 index over ``contacts.search_text`` and
 ``contacts.notes_text`` (external content, kept in step by triggers).
 PostgreSQL: a GIN index over the ``simple`` tsvector of the same columns.
 Neither is in the models; ``kmdav.migrate.include_name`` hides them from
-the schema comparison.
+the schema comparison.  A later ``batch_alter_table("contacts")`` on SQLite
+recreates the table and loses the triggers and the ``ix_contacts_sort_*``
+expression indexes: it must create them again from the statements here.
 """
 
 from collections.abc import Sequence

@@ -1,0 +1,1 @@
+"""Contacts: the CRM's base module on the CardDAV store."""

@@ -22,6 +22,7 @@ from kmdav.models.contacts import (
 )
 from kmdav.models.dav import CollectionShare, DavChange, DavCollection, DavItem
 from kmdav.models.feeds import CalendarFeed
+from kmdav.models.imports import ContactImport, ContactImportRow
 from kmdav.models.jobs import Job
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Contact",
     "ContactAddress",
     "ContactEmail",
+    "ContactImport",
+    "ContactImportRow",
     "ContactPhone",
     "CustomFieldDefinition",
     "CustomFieldValue",

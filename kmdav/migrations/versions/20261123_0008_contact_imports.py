@@ -1,7 +1,7 @@
 """contact_imports and contact_import_rows: the import assistant's files and ledger
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007 (0006 as handed out; chained after the contacts core merged in)
 Create Date: 2026-11-23 16:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -93,6 +93,14 @@ def project(
         logger.warning("could not project item %s of %s", item_id, collection.path, exc_info=True)
 
 
+def project_card_fields(
+    session: Session, collection: CollectionRef, item_id: int, fields: vcard.CardFields, text: str
+) -> None:
+    """The projection of a new card whose fields the caller read already
+    (a batch import; see ``service.store_new_items``)."""
+    _project_card(session.connection(), collection, item_id, fields, True, text)
+
+
 def _project_card(
     connection: Connection,
     collection: CollectionRef,

@@ -139,6 +139,30 @@ def bump_revision(session: Session, collection: CollectionRef) -> int:
     return new_revision
 
 
+_BUMP_REVISION_BY = (
+    update(DavCollection)
+    .where(DavCollection.id == bindparam("cid"))
+    .values(revision=DavCollection.revision + bindparam("count"), modified_at=bindparam("now"))
+    .returning(DavCollection.revision)
+)
+
+
+def bump_revision_by(session: Session, collection: CollectionRef, count: int) -> int:
+    """Take the next ``count`` revisions at once (a batch of writes); returns
+    the last.  Locks like :func:`bump_revision`."""
+    found = (
+        session.connection()
+        .execute(_BUMP_REVISION_BY, {"cid": collection.id, "count": count, "now": utcnow()})
+        .scalar_one_or_none()
+    )
+    if found is None:
+        raise NotFoundError(f"the collection {collection.path!r} is gone")
+    last = int(found)
+    if isinstance(collection, DavCollection):
+        set_committed_value(collection, "revision", last)
+    return last
+
+
 def touch(session: Session, collection: DavCollection) -> None:
     session.execute(
         update(DavCollection)
@@ -319,6 +343,63 @@ def write_item(
     if loaded is not None:
         session.expire(loaded)
     return item_id
+
+
+_INSERT_ITEMS = insert(DavItem).returning(DavItem.id, sort_by_parameter_order=True)
+_TAKEN = select(DavItem.href, DavItem.uid).where(
+    DavItem.collection_id == bindparam("cid"),
+    DavItem.href.in_(bindparam("hrefs", expanding=True))
+    | DavItem.uid.in_(bindparam("uids", expanding=True)),
+)
+
+
+def taken_hrefs_or_uids(
+    session: Session, collection_id: int, hrefs: Sequence[str], uids: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(href, uid) of items that hold one of ``hrefs`` or ``uids``."""
+    found: list[tuple[str, str]] = []
+    connection = session.connection()
+    for start in range(0, max(len(hrefs), len(uids)), IN_CHUNK // 2):
+        params = {
+            "cid": collection_id,
+            "hrefs": list(hrefs[start : start + IN_CHUNK // 2]),
+            "uids": list(uids[start : start + IN_CHUNK // 2]),
+        }
+        found.extend((href, uid) for href, uid in connection.execute(_TAKEN, params))
+    return found
+
+
+def insert_items(
+    session: Session, collection_id: int, items: Sequence[tuple[StoredItem, int]]
+) -> list[int]:
+    """Insert new item rows (snapshot, revision) in one statement; their ids in order."""
+    rows = [
+        {
+            "collection_id": collection_id,
+            "href": stored.href,
+            "uid": stored.uid,
+            "etag": stored.etag,
+            "body": stored.text,
+            "component": stored.component,
+            "dtstart": stored.dtstart,
+            "dtend": stored.dtend,
+            "revision": revision,
+            "modified_at": stored.modified_at,
+        }
+        for stored, revision in items
+    ]
+    return [int(row[0]) for row in session.connection().execute(_INSERT_ITEMS, rows)]
+
+
+def add_changes(session: Session, collection_id: int, changes: Sequence[tuple[int, str]]) -> None:
+    """Append (revision, href) rows of created or changed items in one statement."""
+    session.connection().execute(
+        _INSERT_CHANGE,
+        [
+            {"collection_id": collection_id, "revision": rev, "href": href, "deleted": False}
+            for rev, href in changes
+        ],
+    )
 
 
 def delete_item_row(session: Session, item: DavItem) -> None:

@@ -73,7 +73,11 @@ def card_fields_of(text: str) -> CardFields:
     if "ORG" in first:
         org = [unescape(part) for part in split_escaped(first["ORG"].value, ";")]
         organization = ",".join(part.strip() for part in org if part).replace(",", ", ")
-    emails, phones, addresses, categories, members = [], [], [], [], []
+    emails: list[LabeledValue] = []
+    phones: list[LabeledValue] = []
+    addresses: list[PostalAddress] = []
+    categories: list[str] = []
+    members: list[str] = []
     custom: dict[str, str] = {}
     for prop in props:
         key = prop.key

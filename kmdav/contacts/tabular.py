@@ -170,21 +170,23 @@ def xlsx_rows(path: Path) -> Iterator[list[str]]:
     """Rows of the first worksheet; trailing empty cells are dropped."""
     from openpyxl import load_workbook
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a broken file
-        raise ValidationError(
-            "The Excel file cannot be read: %(reason)s", field="file", reason=str(error)
-        ) from error
-    try:
-        sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            values = [cell_text(value) for value in row]
-            while values and not values[-1]:
-                values.pop()
-            yield _clean(values)
-    finally:
-        workbook.close()
+    # A file object: openpyxl would judge a path by its name, and uploads have none.
+    with path.open("rb") as source:
+        try:
+            workbook = load_workbook(source, read_only=True, data_only=True)
+        except Exception as error:  # openpyxl raises many kinds for a broken file
+            raise ValidationError(
+                "The Excel file cannot be read: %(reason)s", field="file", reason=str(error)
+            ) from error
+        try:
+            sheet = workbook.worksheets[0]
+            for row in sheet.iter_rows(values_only=True):
+                values = [cell_text(value) for value in row]
+                while values and not values[-1]:
+                    values.pop()
+                yield _clean(values)
+        finally:
+            workbook.close()
 
 
 def table_rows(path: Path, shape: FileShape) -> Iterator[list[str]]:

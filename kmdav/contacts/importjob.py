@@ -380,7 +380,7 @@ class BatchWriter:
         contacts = dict(
             self.session.execute(
                 select(Contact.item_id, Contact.id).where(Contact.item_id.in_(item_ids))
-            )
+            ).all()
         )
         self.session.execute(
             update(Contact)

@@ -12,6 +12,7 @@ backslash, comma, semicolon and newline.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 #: Where a long line is folded (octets, without the line ending).
@@ -48,10 +49,19 @@ def line_ending(text: str) -> str:
     return "\r\n" if "\r\n" in text else "\n"
 
 
+#: A physical line with its ending; only CR, LF and CRLF end lines in a vCard
+#: (``str.splitlines`` would also split at U+2028, NEL, form feed, ...).
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+$")
+
+
+def physical_lines(text: str) -> list[str]:
+    return _PHYSICAL_LINE.findall(text)
+
+
 def split_props(text: str) -> list[Prop]:
     """The card's properties in order; each keeps its folded raw text."""
     props: list[Prop] = []
-    for line in text.splitlines(keepends=True):
+    for line in physical_lines(text):
         if line[:1] in (" ", "\t") and props:
             props[-1].raw += line
         else:
@@ -62,7 +72,7 @@ def split_props(text: str) -> list[Prop]:
 
 
 def unfold(raw: str) -> str:
-    lines = raw.splitlines()
+    lines = [line.rstrip("\r\n") for line in physical_lines(raw)]
     return lines[0] + "".join(line[1:] for line in lines[1:]) if lines else ""
 
 

@@ -178,7 +178,7 @@ def own_field_values(
         )
         for row in definitions
     ]
-    previous = None if new else dict(connection.execute(_OWN_VALUES, {"contact": contact_id}))
+    previous = None if new else dict(connection.execute(_OWN_VALUES, {"contact": contact_id}).all())
     if previous is not None:
         connection.execute(_CLEAR_LIST[CustomFieldValue], {"contact": contact_id})
     draft, invalid = cards.read_draft(text, fields=defs, previous=previous or None)

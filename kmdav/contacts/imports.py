@@ -199,8 +199,14 @@ def _still_open(imported: ContactImport) -> None:
         raise ValidationError("This import has already started; upload the file again.")
 
 
+def _register_kinds() -> None:
+    # The job kinds live in importjob, which needs this module first.
+    from kmdav.contacts import importjob  # noqa: F401
+
+
 def start(session: Session, user: User, imported: ContactImport) -> Job:
     """Queue the import (once: the job's key is the import)."""
+    _register_kinds()
     if imported.status == "uploaded":
         if imported.collection_id is None:
             raise ValidationError("Choose an address book you may write to.", field="collection")
@@ -219,6 +225,7 @@ def start(session: Session, user: User, imported: ContactImport) -> Job:
 
 def start_undo(session: Session, user: User, imported: ContactImport) -> Job:
     """Queue taking the whole import back (once)."""
+    _register_kinds()
     if imported.status not in {"done", "failed", "cancelled", "undoing"}:
         raise ValidationError("Only an import that has ended can be undone.")
     if imported.status != "undoing" and not has_written(session, imported.id):

@@ -301,6 +301,7 @@ class Settings:
     user: User
     collection: DavCollection
     definitions: list[FieldDef]
+    field_ids: dict[str, int]
     duplicate_mode: str
     event_text: str
 
@@ -374,7 +375,7 @@ class BatchWriter:
             self.session,
             self.settings.collection,
             [(f"{obj.uid}.vcf", obj) for _, obj, _ in self._new],
-            [card for _, _, card in self._new],
+            [(card, self._own(entry)) for entry, _, card in self._new],
         )
         item_ids = [item_id for _, item_id in written]
         contacts = dict(
@@ -409,6 +410,14 @@ class BatchWriter:
             self._record(entry, "created", href=stored.href, etag=stored.etag)
         self._new.clear()
         self._pending.clear()
+
+    def _own(self, entry: Entry) -> list[tuple[int, str, bool]] | None:
+        """The own-field rows of a row's card: its checked values (a .vcf
+        card's are read from the card by the projection)."""
+        if entry.draft is None:
+            return None
+        ids = self.settings.field_ids
+        return [(ids[key], value, True) for key, value in entry.draft.custom.items()]
 
     def _update(self, entry: Entry, href: str) -> None:
         collection = self.settings.collection
@@ -481,6 +490,7 @@ def _settings(session: Session, imported: ContactImport) -> Settings:
         user=user,
         collection=collection,
         definitions=fields.definitions(session),
+        field_ids=fields.field_ids(session),
         duplicate_mode=imported.duplicate_mode,
         event_text=f"Imported from {imported.filename}",
     )

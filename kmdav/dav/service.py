@@ -114,16 +114,18 @@ def store_new_items(
     session: Session,
     collection: CollectionRef,
     entries: Sequence[tuple[str, DavObject]],
-    cards: Sequence[CardFields] | None = None,
+    cards: Sequence[tuple[CardFields, list[tuple[int, str, bool]] | None]] | None = None,
 ) -> list[tuple[StoredItem, int]]:
     """Create several new items in one go: what ``store_item`` does for each
     (a revision and a change-log row per item, the projection), with one
     revision bump and one statement each for items and changes.
 
     Every href and UID must be free (ValidationError / UidConflictError:
-    nothing is written).  ``cards``: the CRM fields of each vCard when the
-    caller has them (an import builds the cards itself), which saves a
-    parse per card.  Returns (snapshot, item id) in order.
+    nothing is written).  ``cards``: the CRM fields of each vCard and the
+    (field id, value, valid) of its own fields (None: read from the body)
+    when the caller has them (an import builds the cards itself), which
+    saves a parse per card and projects the batch in one statement per
+    table.  Returns (snapshot, item id) in order.
     """
     if not entries:
         return []
@@ -159,10 +161,14 @@ def store_new_items(
     ]
     ids = repository.insert_items(session, collection.id, stored)
     repository.add_changes(session, collection.id, [(rev, item.href) for item, rev in stored])
-    for index, ((_, obj), item_id) in enumerate(zip(entries, ids, strict=True)):
-        if cards is not None:
-            projection.project_card_fields(session, collection, item_id, cards[index], obj.text)
-        else:
+    if cards is not None:
+        known = [
+            projection.KnownCard(item_id, fields, obj.text, own)
+            for (_, obj), item_id, (fields, own) in zip(entries, ids, cards, strict=True)
+        ]
+        projection.project_new_cards(session, collection, known)
+    else:
+        for (_, obj), item_id in zip(entries, ids, strict=True):
             projection.project(session, collection, item_id, obj, new=True)
     return [(item, item_id) for (item, _), item_id in zip(stored, ids, strict=True)]
 

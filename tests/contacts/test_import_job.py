@@ -10,20 +10,24 @@ from typing import Any
 
 import pytest
 import vobject
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from kmdav import audit, jobs
 from kmdav.accounts import service as accounts
 from kmdav.contacts import fields, importjob, imports
-from kmdav.dav import repository
+from kmdav.dav import projection, repository
 from kmdav.dav import service as dav
 from kmdav.db import Database
 from kmdav.jobs.runner import RetryLater, run_job
 from kmdav.models import (
     Contact,
+    ContactAddress,
+    ContactEmail,
     ContactEvent,
     ContactImport,
     ContactImportRow,
+    ContactPhone,
+    CustomFieldValue,
     DavChange,
     DavCollection,
     DavItem,
@@ -461,3 +465,54 @@ def test_an_xlsx_import(
     card = vobject.readOne(_cards(database, owner[1])["Xena Excel"])
     assert card.bday.value == "1970-05-06"
     assert card.tel.value == "+43 660 123"
+
+
+def _projection(database: Database, book_id: int) -> list[tuple[Any, ...]]:
+    """Every projection row of the book's contacts (without ids and times)."""
+    with database.transaction("read") as session:
+        found = []
+        for contact in session.scalars(
+            select(Contact).where(Contact.collection_id == book_id).order_by(Contact.item_id)
+        ):
+            values = {
+                k: v
+                for k, v in vars(contact).items()
+                if k not in {"_sa_instance_state", "id", "updated_at", "owner_id"}
+            }
+            lists = [
+                sorted(
+                    tuple(r)[1:]
+                    for r in session.execute(
+                        select(*model.__table__.c).where(model.contact_id == contact.id)
+                    )
+                )
+                for model in (ContactEmail, ContactPhone, ContactAddress, CustomFieldValue)
+            ]
+            found.append((sorted(values.items()), lists))
+        return found
+
+
+def test_the_batch_projection_equals_the_put_projection(
+    database: Database, job_settings: Settings, owner: tuple[int, int], own_field: str
+) -> None:
+    data = (
+        HEADER.replace("\r\n", ";Mobil;Ort;Schlagworte;Notiz\r\n")
+        + "Anna;Berg;ACME;anna@example.com;31.12.1980;42;+43 660 1;Wien;VIP, Kunde;Zeile\r\n"
+        + ";;Firma Zwei;info@example.com;;;;Graz;;\r\n"
+    )
+    _import(database, job_settings, owner, data.encode())
+    imported = _projection(database, owner[1])
+    with database.transaction() as session:
+        book = session.get(DavCollection, owner[1])
+        assert book is not None
+        for item_id, body, uid in session.execute(
+            select(DavItem.id, DavItem.body, DavItem.uid).where(DavItem.collection_id == owner[1])
+        ):
+            # What a PUT of the same body projects, in place of the import's rows.
+            session.execute(delete(Contact).where(Contact.item_id == item_id))
+            projection.project(
+                session, book, item_id, dav.DavObject(body, uid, "VCARD", 0, 0), new=True
+            )
+    put = _projection(database, owner[1])
+    assert put == imported
+    assert len(put) == 2

@@ -1,18 +1,24 @@
-"""The CRM fields of a card kmdav built itself, read without vobject (pure).
+"""The CRM fields of a card kmdav builds itself, without parsing it (pure).
 
 ``kmdav.dav.vcard.card_fields`` reads any card through vobject's parse,
 which costs ~0.5 ms a card: most of an import's time.  A card that
-:func:`kmdav.contacts.cards.build_card` has just written is plain vCard 3.0,
-so :func:`card_fields_of` reads it with the line splitter the card code
-uses.  It gives the same :class:`~kmdav.dav.vcard.CardFields` as the
-vobject route (``tests/contacts/test_import_cards.py`` compares both over
-many drafts); cards from elsewhere (a .vcf import, a phone) keep going
-through vobject.
+:func:`kmdav.contacts.cards.build_card` makes from a checked draft holds
+nothing but the draft, so :func:`fields_of_draft` says what the projection
+would read from it straight from the draft.  It gives the same
+:class:`~kmdav.dav.vcard.CardFields` as the vobject route
+(``tests/contacts/test_import_cards.py`` compares both over many drafts);
+cards from elsewhere (a .vcf import, a phone) keep going through vobject.
+:func:`card_fields_of` does the same from the built text with the card
+code's line splitter (slower; kept for cards already built).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kmdav.contacts._lines import Prop, split_escaped, split_props, unescape
+from kmdav.contacts.cards import COMPANY, COMPANY_UID, NOTE_MARKER, ContactDraft
+from kmdav.contacts.fieldtypes import FieldDef, visible_text
 from kmdav.dav.vcard import CUSTOM_PREFIX, CardFields, LabeledValue, PostalAddress
 
 _NOT_LABELS = frozenset({"pref", "internet", "voice"})
@@ -115,5 +121,57 @@ def card_fields_of(text: str) -> CardFields:
         phones=tuple(phones),
         addresses=tuple(addresses),
         members=tuple(m for m in members if m),
+        custom=custom,
+    )
+
+
+def _note(draft: ContactDraft, definitions: Sequence[FieldDef]) -> str:
+    """NOTE as ``build_card`` writes it: the free note, then the block of
+    own fields people can read on their phone."""
+    lines = [
+        f"{f.label}: {visible_text(f, draft.custom[f.key])}"
+        for f in definitions
+        if f.field_type != "date" and draft.custom.get(f.key, "").strip()
+    ]
+    text = draft.note.rstrip()
+    if lines:
+        text = (text + "\n\n" if text else "") + "\n".join([NOTE_MARKER, *lines])
+    return text.strip()
+
+
+def fields_of_draft(draft: ContactDraft, definitions: Sequence[FieldDef]) -> CardFields:
+    """What the projection reads from ``build_card(draft, ...)``, for a draft
+    that ``contacts.service.validate_draft`` has checked."""
+    custom = {
+        f.key: draft.custom[f.key].strip()
+        for f in definitions
+        if draft.custom.get(f.key, "").strip()
+    }
+    if draft.kind != COMPANY and draft.company_uid:
+        custom[COMPANY_UID[len(CUSTOM_PREFIX) :]] = draft.company_uid
+    company = draft.company.strip()
+    return CardFields(
+        kind="org" if draft.kind == COMPANY else "individual",
+        formatted_name=(draft.display_name or "-").strip(),
+        given_name=draft.given_name.strip(),
+        family_name=draft.family_name.strip(),
+        organization=company.replace(",", ", "),
+        title=draft.title.strip(),
+        birthday=draft.birthday.strip(),
+        categories=tuple(tag.strip() for tag in draft.tags if tag.strip()),
+        note=_note(draft, definitions),
+        emails=tuple(LabeledValue(e.value.strip(), e.label) for e in draft.emails),
+        phones=tuple(LabeledValue(p.value.strip(), p.label) for p in draft.phones),
+        addresses=tuple(
+            PostalAddress(
+                a.label,
+                a.street.strip(),
+                a.locality.strip(),
+                a.region.strip(),
+                a.postal_code.strip(),
+                a.country.strip(),
+            )
+            for a in draft.addresses
+        ),
         custom=custom,
     )

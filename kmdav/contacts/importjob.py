@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from kmdav import audit
 from kmdav.contacts import fields, imports, tabular
-from kmdav.contacts.cardfields import card_fields_of
+from kmdav.contacts.cardfields import fields_of_draft
 from kmdav.contacts.cards import ContactDraft, build_card, patch_card, read_draft
 from kmdav.contacts.fieldtypes import FieldDef
 from kmdav.contacts.mapping import ImportRecord, OwnField, Problem, read_row
@@ -345,7 +345,7 @@ class BatchWriter:
         entry.new_uid = str(uuid.uuid4())
         entry.card = build_card(clean, uid=entry.new_uid, fields=self.settings.definitions)
         entry.draft = clean
-        return card_fields_of(entry.card)
+        return fields_of_draft(clean, self.settings.definitions)
 
     def _place(self, entry: Entry, card: CardFields) -> None:
         match = self.matcher.find(entry, card)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import vobject
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from kmdav.contacts.cardfields import card_fields_of
+from kmdav.contacts.cardfields import card_fields_of, fields_of_draft
 from kmdav.contacts.cards import COMPANY, PERSON, ContactDraft, build_card
 from kmdav.contacts.fieldtypes import FieldDef
+from kmdav.contacts.service import validate_draft
 from kmdav.dav.vcard import LabeledValue, PostalAddress, card_fields
+from kmdav.errors import ValidationError
 
 FIELDS = [
     FieldDef("KDNR", "Kundennummer", "number"),
@@ -26,13 +28,22 @@ _LINE = _TEXT.map(lambda t: t.replace("\n", " ").strip())
 _LABEL = st.sampled_from(["", "work", "home", "cell", "fax", "Büro"])
 
 
-def _same(draft: ContactDraft) -> None:
+def _same(draft: ContactDraft) -> bool:
+    """Both readings agree; True when the draft also passed validation."""
     text = build_card(draft, uid="u-1", fields=FIELDS)
-    assert card_fields_of(text) == card_fields(vobject.readOne(text)), text
+    read = card_fields(vobject.readOne(text))
+    assert card_fields_of(text) == read, text
+    try:
+        clean = validate_draft(draft, FIELDS)
+    except ValidationError:
+        return False
+    built = card_fields(vobject.readOne(build_card(clean, uid="u-2", fields=FIELDS)))
+    assert fields_of_draft(clean, FIELDS) == built
+    return True
 
 
 def test_a_full_person_and_a_company() -> None:
-    _same(
+    assert _same(
         ContactDraft(
             given_name="Jürgen",
             family_name="Groß, jun.",
@@ -53,7 +64,9 @@ def test_a_full_person_and_a_company() -> None:
             },
         )
     )
-    _same(ContactDraft(kind=COMPANY, company="ACME", emails=(LabeledValue("a@acme.example"),)))
+    assert _same(
+        ContactDraft(kind=COMPANY, company="ACME", emails=(LabeledValue("a@acme.example"),))
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -91,7 +104,7 @@ def test_any_draft(
         given_name = "X"
     if kind == COMPANY and not company:
         company = "Y"
-    _same(
+    checked = _same(
         ContactDraft(
             kind=kind,
             given_name=given_name,
@@ -106,3 +119,4 @@ def test_any_draft(
             custom={"NOTES2": own_text} if own_text else {},
         )
     )
+    event("validated" if checked else "refused by validate_draft")

@@ -3,7 +3,7 @@
 One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
-``admin_mail``, ``contacts``, ``admin_fields``); ``_web`` holds what they
+``admin_mail``, ``contacts``, ``contacts_import``, ``admin_fields``); ``_web`` holds what they
 share, ``_session`` the signed session cookie.  Pages call services; they
 never write tables themselves.
 """
@@ -32,6 +32,7 @@ from kmdav.faces.web import (
     admin_users,
     auth,
     contacts,
+    contacts_import,
     dashboard,
     devices,
     jobs,
@@ -99,6 +100,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
         navigation=(
             NAVIGATION[0],
             *contacts.NAVIGATION,
+            *contacts_import.NAVIGATION,
             *NAVIGATION[1:],
             *admin_fields.NAVIGATION,
         ),
@@ -120,6 +122,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *jobs.routes,
             *admin_group_detail.routes,
             *admin_licence.routes,
+            *contacts_import.routes,
             *contacts.routes,
             *admin_fields.routes,
             Mount("/static", app=static, name="web_static"),

@@ -86,7 +86,15 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "email_home",
         N_("E-mail (private)"),
-        ("email2", "emailprivat", "privateemail", "homeemail", "emailhome", "privatemail"),
+        (
+            "email2",
+            "emailprivat",
+            "emailprivate",
+            "privateemail",
+            "homeemail",
+            "emailhome",
+            "privatemail",
+        ),
     ),
     Target(
         "phone",
@@ -108,7 +116,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "phone_home",
         N_("Phone (private)"),
-        ("telefonprivat", "homephone", "privatephone", "phonehome", "telprivat"),
+        ("telefonprivat", "phoneprivate", "homephone", "privatephone", "phonehome", "telprivat"),
     ),
     Target(
         "mobile",
@@ -192,7 +200,11 @@ TARGETS: tuple[Target, ...] = (
             "stichworte",
         ),
     ),
-    Target("kind", N_("Person or company"), ("typ", "type", "kind", "art", "kontaktart")),
+    Target(
+        "kind",
+        N_("Person or company"),
+        ("typ", "type", "kind", "art", "kontaktart", "personorcompany", "personoderfirma"),
+    ),
 )
 TARGET_KEYS = frozenset(target.key for target in TARGETS)
 _BY_HEADER = {header: target.key for target in TARGETS for header in target.headers}

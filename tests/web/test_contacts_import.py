@@ -195,3 +195,44 @@ def test_a_bad_mapping_is_refused_next_to_the_field(
     assert web_server.query("SELECT status FROM contact_imports WHERE id = :i", i=number)[0][0] == (
         "uploaded"
     )
+
+
+def test_exports_stream_the_list_its_filters_and_a_selection(
+    web_server: WebServer, admin: WebClient, user: tuple[WebClient, str, str]
+) -> None:
+    data = (
+        b"Vorname;Nachname;E-Mail;Schlagworte\r\n"
+        b"Erna;Export;erna@export.example;Exportiert\r\n"
+        b"Egon;Export;egon@export.example;Exportiert\r\n"
+    )
+    number = import_id(upload(admin, data, "export.csv"))
+    form = settings_form(admin.get(f"/web/contacts/import/{number}").text)
+    assert (
+        admin.post(f"/web/contacts/import/{number}", {**form, "step": "start"}).status_code == 303
+    )
+    wait_until_finished(admin, number)
+
+    exported = admin.get("/web/contacts/export?format=csv&tag=Exportiert")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert "content-length" not in exported.headers  # streamed
+    rows = rows_csv(exported.text)
+    assert [row[1] for row in rows[1:]] == ["Egon", "Erna"]  # the list's name order
+
+    vcards = admin.get("/web/contacts/export?format=vcf&q=erna")
+    assert vcards.text.count("BEGIN:VCARD") == 1
+    assert "FN:Erna Export" in vcards.text
+
+    ids = ",".join(
+        str(r[0])
+        for r in web_server.query(
+            "SELECT id FROM contacts WHERE family_name = 'Export' ORDER BY id"
+        )
+    )
+    workbook = admin.get(f"/web/contacts/export?format=xlsx&ids={ids}")
+    assert workbook.status_code == 200
+    assert workbook.content.startswith(b"PK")
+
+    assert admin.get("/web/contacts/export?format=pdf").status_code == 400
+    other, _, _ = user
+    assert other.get("/web/contacts/export?format=csv").status_code == 403

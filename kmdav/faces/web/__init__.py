@@ -3,9 +3,9 @@
 One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
-``admin_mail``, ``contacts``, ``contacts_import``, ``admin_fields``); ``_web`` holds what they
-share, ``_session`` the signed session cookie.  Pages call services; they
-never write tables themselves.
+``admin_mail``, ``contacts``, ``contacts_import``, ``contacts_export``,
+``admin_fields``); ``_web`` holds what they share, ``_session`` the signed
+session cookie.  Pages call services; they never write tables themselves.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from kmdav.faces.web import (
     admin_users,
     auth,
     contacts,
+    contacts_export,
     contacts_import,
     dashboard,
     devices,
@@ -123,6 +124,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *admin_group_detail.routes,
             *admin_licence.routes,
             *contacts_import.routes,
+            *contacts_export.routes,
             *contacts.routes,
             *admin_fields.routes,
             Mount("/static", app=static, name="web_static"),

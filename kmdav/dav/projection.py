@@ -105,7 +105,10 @@ class KnownCard:
     own: list[tuple[int, str, bool]] | None = None
 
 
-_INSERT_CONTACTS = insert(Contact).returning(Contact.id, sort_by_parameter_order=True)
+_INSERT_NEW_CONTACTS = insert(Contact)
+_CONTACTS_OF_ITEMS = select(Contact.item_id, Contact.id).where(
+    Contact.item_id.in_(bindparam("items", expanding=True))
+)
 
 
 def project_new_cards(
@@ -120,20 +123,28 @@ def project_new_cards(
         card.own if card.own is not None else own_field_values(connection, 0, card.text, True)
         for card in known
     ]
-    contact_ids = [
-        int(row[0])
-        for row in connection.execute(
-            _INSERT_CONTACTS,
-            [
-                {
-                    "item_id": card.item_id,
-                    **_contact_values(collection, card.fields),
-                    "search_text": search_text(card.fields, [v for _, v, _ in own]),
-                }
-                for card, own in zip(known, owns, strict=True)
-            ],
+    # Ids read back by item: RETURNING in parameter order would make
+    # SQLAlchemy insert row by row on SQLite.
+    connection.execute(
+        _INSERT_NEW_CONTACTS,
+        [
+            {
+                "item_id": card.item_id,
+                **_contact_values(collection, card.fields),
+                "search_text": search_text(card.fields, [v for _, v, _ in own]),
+            }
+            for card, own in zip(known, owns, strict=True)
+        ],
+    )
+    item_ids = [card.item_id for card in known]
+    by_item: dict[int, int] = {}
+    for start in range(0, len(item_ids), 500):
+        chunk = item_ids[start : start + 500]
+        by_item.update(
+            (int(item), int(contact))
+            for item, contact in connection.execute(_CONTACTS_OF_ITEMS, {"items": chunk})
         )
-    ]
+    contact_ids = [by_item[item_id] for item_id in item_ids]
     rows: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in _OWN_LISTS}
     for card, own, contact_id in zip(known, owns, contact_ids, strict=True):
         for model, values in _list_rows(card.fields):

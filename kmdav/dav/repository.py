@@ -345,7 +345,10 @@ def write_item(
     return item_id
 
 
-_INSERT_ITEMS = insert(DavItem).returning(DavItem.id, sort_by_parameter_order=True)
+_INSERT_ITEMS = insert(DavItem)
+_IDS_AT = select(DavItem.href, DavItem.id).where(
+    DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("hrefs", expanding=True))
+)
 _TAKEN = select(DavItem.href, DavItem.uid).where(
     DavItem.collection_id == bindparam("cid"),
     DavItem.href.in_(bindparam("hrefs", expanding=True))
@@ -372,7 +375,11 @@ def taken_hrefs_or_uids(
 def insert_items(
     session: Session, collection_id: int, items: Sequence[tuple[StoredItem, int]]
 ) -> list[int]:
-    """Insert new item rows (snapshot, revision) in one statement; their ids in order."""
+    """Insert new item rows (snapshot, revision) in one statement; their ids in order.
+
+    The ids are read back by href: RETURNING in parameter order makes
+    SQLAlchemy insert row by row on SQLite, ten times slower.
+    """
     rows = [
         {
             "collection_id": collection_id,
@@ -388,7 +395,14 @@ def insert_items(
         }
         for stored, revision in items
     ]
-    return [int(row[0]) for row in session.connection().execute(_INSERT_ITEMS, rows)]
+    connection = session.connection()
+    connection.execute(_INSERT_ITEMS, rows)
+    hrefs = [stored.href for stored, _ in items]
+    ids: dict[str, int] = {}
+    for start in range(0, len(hrefs), IN_CHUNK):
+        params = {"cid": collection_id, "hrefs": hrefs[start : start + IN_CHUNK]}
+        ids.update((href, int(item_id)) for href, item_id in connection.execute(_IDS_AT, params))
+    return [ids[href] for href in hrefs]
 
 
 def add_changes(session: Session, collection_id: int, changes: Sequence[tuple[int, str]]) -> None:

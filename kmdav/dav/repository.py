@@ -349,26 +349,28 @@ _INSERT_ITEMS = insert(DavItem)
 _IDS_AT = select(DavItem.href, DavItem.id).where(
     DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("hrefs", expanding=True))
 )
-_TAKEN = select(DavItem.href, DavItem.uid).where(
-    DavItem.collection_id == bindparam("cid"),
-    DavItem.href.in_(bindparam("hrefs", expanding=True))
-    | DavItem.uid.in_(bindparam("uids", expanding=True)),
+_HREFS_TAKEN = select(DavItem.href, DavItem.uid).where(
+    DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("keys", expanding=True))
+)
+_UIDS_TAKEN = select(DavItem.href, DavItem.uid).where(
+    DavItem.collection_id == bindparam("cid"), DavItem.uid.in_(bindparam("keys", expanding=True))
 )
 
 
 def taken_hrefs_or_uids(
     session: Session, collection_id: int, hrefs: Sequence[str], uids: Sequence[str]
 ) -> list[tuple[str, str]]:
-    """(href, uid) of items that hold one of ``hrefs`` or ``uids``."""
+    """(href, uid) of items that hold one of ``hrefs`` or ``uids``.
+
+    Two queries, each on its unique index: with ``href IN ... OR uid IN ...``
+    SQLite reads every item of the collection.
+    """
     found: list[tuple[str, str]] = []
     connection = session.connection()
-    for start in range(0, max(len(hrefs), len(uids)), IN_CHUNK // 2):
-        params = {
-            "cid": collection_id,
-            "hrefs": list(hrefs[start : start + IN_CHUNK // 2]),
-            "uids": list(uids[start : start + IN_CHUNK // 2]),
-        }
-        found.extend((href, uid) for href, uid in connection.execute(_TAKEN, params))
+    for query, keys in ((_HREFS_TAKEN, hrefs), (_UIDS_TAKEN, uids)):
+        for start in range(0, len(keys), IN_CHUNK):
+            params = {"cid": collection_id, "keys": list(keys[start : start + IN_CHUNK])}
+            found.extend((href, uid) for href, uid in connection.execute(query, params))
     return found
 
 

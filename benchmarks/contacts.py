@@ -128,7 +128,7 @@ def database(pg_url: str | None, folder: Path) -> Iterator[str]:
 
 
 def worker(url: str, data_dir: str, job_id: int) -> None:
-    """Run one job as the consumer would; print wall time and peak RSS (JSON)."""
+    """Run one job as the consumer would; print wall and CPU time and peak RSS (JSON)."""
     from kmdav.jobs.queue import load_job_kinds
     from kmdav.jobs.runner import run_job
 
@@ -139,7 +139,8 @@ def worker(url: str, data_dir: str, job_id: int) -> None:
     started = time.perf_counter()
     status = run_job(db, settings, job_id)
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_kib = usage.ru_maxrss
     # Where the memory is at the end: private (heap) or file pages (SQLite's
     # memory-mapped database, shared with the OS page cache).
     status_lines = Path("/proc/self/status").read_text().splitlines()
@@ -154,6 +155,7 @@ def worker(url: str, data_dir: str, job_id: int) -> None:
                 "status": status,
                 "seconds": seconds,
                 "peak_mb": peak_kib / 1024,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
                 "anon_mb": parts.get("RssAnon", 0),
                 "file_mb": parts.get("RssFile", 0),
             }
@@ -284,9 +286,11 @@ def main() -> None:
             print(f"kmdav contacts benchmark on {backend}, {args.rows:,} rows")
             report = run_import(url, data_dir, args.rows)
             print(
-                f"import: {report['status']} in {report['seconds']:.1f} s "
-                f"({report['rows_per_s']:,.0f} rows/s), worker peak RSS "
-                f"{report['peak_mb']:.0f} MB, outcome {report['counts']}, "
+                f"import: {report['status']} in {report['seconds']:.1f} s wall "
+                f"({report['rows_per_s']:,.0f} rows/s), {report['cpu_seconds']:.1f} s CPU "
+                f"of the worker, worker peak RSS {report['peak_mb']:.0f} MB (at the end "
+                f"{report['anon_mb']:.0f} MB private, {report['file_mb']:.0f} MB file pages), "
+                f"outcome {report['counts']}, "
                 f"{report['contacts']:,} contacts in the book"
             )
             if args.skip_search:

@@ -44,6 +44,7 @@ from kmdav.faces.web._web import (
     _admit,
     _known_module,
     _refused,
+    checked_session,
     csrf_refused,
     error_page,
     web_of,
@@ -193,6 +194,17 @@ async def _receive(request: Request, receiver: _Receiver) -> None:
         raise _Refused(400, N_("The form could not be read.")) from error
 
 
+async def _without_file(request: Request, web: Web) -> Response:
+    """A form sent without multipart: its token is checked first (403 as for
+    any form), then it is refused for want of a file."""
+    async with request.form(
+        max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
+    ) as form:
+        if checked_session(request, web, form) is None:
+            return csrf_refused(request, web)
+    return error_page(request, web, 400, N_("Send the form with its file (multipart/form-data)."))
+
+
 def upload_action(
     folder: Callable[[Web], Path],
     *,
@@ -207,6 +219,8 @@ def upload_action(
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             web = web_of(request)
+            if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+                return await _without_file(request, web)
             receiver = _Receiver(web, request, folder(web), web.settings.web.upload_max_bytes)
             try:
                 await _receive(request, receiver)

@@ -103,17 +103,22 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + CHUNK]
 
 
+def _bodies(session: Session, chunk: Sequence[int]) -> dict[int, str]:
+    """The stored cards of some contacts, by contact id."""
+    return dict(
+        session.execute(
+            select(Contact.id, DavItem.body)
+            .join(DavItem, DavItem.id == Contact.item_id)
+            .where(Contact.id.in_(chunk))
+        ).all()
+    )
+
+
 def _drafts(
     session: Session, ids: Sequence[int], definitions: Sequence[FieldDef]
 ) -> Iterator[ContactDraft]:
     for chunk in _chunks(ids):
-        bodies = dict(
-            session.execute(
-                select(Contact.id, DavItem.body)
-                .join(DavItem, DavItem.id == Contact.item_id)
-                .where(Contact.id.in_(chunk))
-            ).all()
-        )
+        bodies = _bodies(session, chunk)
         stored: dict[int, dict[str, str]] = {}
         for contact_id, key, value in session.execute(
             select(CustomFieldValue.contact_id, CustomFieldDefinition.key, CustomFieldValue.value)
@@ -190,13 +195,7 @@ def csv_chunks(
 def vcf_chunks(session: Session, ids: Sequence[int]) -> Iterator[str]:
     """The stored cards as they are, one after another."""
     for chunk in _chunks(ids):
-        bodies = dict(
-            session.execute(
-                select(Contact.id, DavItem.body)
-                .join(DavItem, DavItem.id == Contact.item_id)
-                .where(Contact.id.in_(chunk))
-            ).all()
-        )
+        bodies = _bodies(session, chunk)
         parts = []
         for contact_id in chunk:
             body = bodies.get(contact_id)

@@ -44,7 +44,7 @@ from kmdav.contacts import fields, imports, tabular
 from kmdav.contacts.cardfields import fields_of_draft
 from kmdav.contacts.cards import ContactDraft, build_card, patch_card, read_draft
 from kmdav.contacts.fieldtypes import FieldDef
-from kmdav.contacts.mapping import ImportRecord, OwnField, Problem, read_row
+from kmdav.contacts.mapping import OwnField, Problem, read_row
 from kmdav.contacts.service import validate_draft
 from kmdav.dav import repository
 from kmdav.dav import service as dav
@@ -86,7 +86,7 @@ class Entry:
     number: int
     cells: list[str]
     empty: bool = False
-    record: ImportRecord | None = None
+    record: ContactDraft | None = None
     card: str = ""
     #: The UID a .vcf card carries (matched against the address book).
     uid: str = ""
@@ -149,23 +149,6 @@ class RowReader:
                 Problem(N_("The card cannot be read: %(reason)s"), {"reason": str(error)[:200]})
             )
         return entry
-
-
-def _draft_of(record: ImportRecord) -> ContactDraft:
-    return ContactDraft(
-        kind=record.kind,
-        given_name=record.given_name,
-        family_name=record.family_name,
-        company=record.company,
-        title=record.title,
-        emails=record.emails,
-        phones=record.phones,
-        addresses=record.addresses,
-        birthday=record.birthday,
-        note=record.note,
-        tags=record.tags,
-        custom=dict(record.custom),
-    )
 
 
 def merged(current: ContactDraft, row: ContactDraft) -> ContactDraft:
@@ -352,7 +335,7 @@ class BatchWriter:
         if entry.record is None:  # a .vcf card, stored as received
             return card_fields(entry.parsed)
         try:
-            clean = validate_draft(_draft_of(entry.record), self.settings.definitions)
+            clean = validate_draft(entry.record, self.settings.definitions)
         except ValidationError as error:
             entry.problems.append(Problem.of(error))
             return None

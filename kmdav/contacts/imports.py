@@ -31,6 +31,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kmdav.contacts import access, fields, mapping, tabular
+from kmdav.contacts.cards import ContactDraft
 from kmdav.contacts.fieldtypes import FieldDef
 from kmdav.errors import NotFoundError, ValidationError
 from kmdav.i18n import N_
@@ -277,7 +278,7 @@ def sweep_stale_uploads(session: Session, data_dir: Path) -> int:
 class PreviewRow:
     number: int
     cells: list[str]
-    record: mapping.ImportRecord | None
+    record: ContactDraft | None
     problems: list[mapping.Problem]
 
 

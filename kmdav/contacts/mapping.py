@@ -3,8 +3,8 @@
 Pure code.  A *mapping* assigns each column of the file a target (``""``
 ignores the column): a built-in field (``given_name``, ``email``, ...) or an
 own field (``custom:<key>``).  :func:`suggest` proposes one from the header
-row, in English or German; :func:`read_row` turns one row into an
-:class:`ImportRecord` plus the reasons it cannot be imported, each an
+row, in English or German; :func:`read_row` turns one row into a
+:class:`~kmdav.contacts.cards.ContactDraft` plus the reasons it cannot be imported, each an
 English message with its values apart (translated where it is shown).
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from kmdav.contacts.cards import COMPANY, PERSON, ContactDraft
 from kmdav.dav.vcard import LabeledValue, PostalAddress
 from kmdav.errors import KmdavError, ValidationError
 from kmdav.i18n import N_
@@ -309,28 +310,6 @@ class Problem:
         return cls(error.message or str(error), params, column)
 
 
-@dataclass(frozen=True)
-class ImportRecord:
-    """One row as contact fields (the shape of ``cards.ContactDraft``)."""
-
-    kind: str = "person"
-    given_name: str = ""
-    family_name: str = ""
-    company: str = ""
-    title: str = ""
-    emails: tuple[LabeledValue, ...] = ()
-    phones: tuple[LabeledValue, ...] = ()
-    addresses: tuple[PostalAddress, ...] = ()
-    birthday: str = ""
-    note: str = ""
-    tags: tuple[str, ...] = ()
-    custom: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def display_name(self) -> str:
-        return " ".join(p for p in (self.given_name, self.family_name) if p) or self.company
-
-
 def parse_date(text: str) -> str:
     """``YYYY-MM-DD`` from ``1980-12-31`` or ``31.12.1980``; ValidationError else."""
     value = text.strip()
@@ -405,7 +384,7 @@ def _custom_of(
 
 def read_row(
     row: Sequence[str], mapping: Sequence[str], own_fields: Mapping[str, OwnField]
-) -> tuple[ImportRecord, list[Problem]]:
+) -> tuple[ContactDraft, list[Problem]]:
     """One data row as a record, with every reason it cannot be imported."""
     values = _row_values(row, mapping)
     problems: list[Problem] = []
@@ -421,13 +400,13 @@ def read_row(
             problems.append(Problem.of(error))
     custom = _custom_of(values, own_fields, problems)
     given, family, company = (values.get(k, "") for k in ("given_name", "family_name", "company"))
-    kind = "person"
+    kind = PERSON
     if header_key(values.get("kind", "")) in COMPANY_WORDS or (company and not given + family):
-        kind = "company"
+        kind = COMPANY
     tags = tuple(
         dict.fromkeys(t.strip() for t in _TAG_SPLIT.split(values.get("tags", "")) if t.strip())
     )
-    record = ImportRecord(
+    record = ContactDraft(
         kind=kind,
         given_name=given,
         family_name=family,

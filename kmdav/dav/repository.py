@@ -41,12 +41,6 @@ _COLLECTION_COLUMNS = (
 )
 _COLLECTION_AT = select(*_COLLECTION_COLUMNS).where(DavCollection.path == bindparam("path"))
 _REVISION_OF = select(DavCollection.revision).where(DavCollection.id == bindparam("cid"))
-_BUMP_REVISION = (
-    update(DavCollection)
-    .where(DavCollection.id == bindparam("cid"))
-    .values(revision=DavCollection.revision + 1, modified_at=bindparam("now"))
-    .returning(DavCollection.revision)
-)
 
 
 def _like_prefix(path: str) -> str:
@@ -118,27 +112,6 @@ def create_collection(
     return collection
 
 
-def bump_revision(session: Session, collection: CollectionRef) -> int:
-    """Take the next revision number of ``collection``.
-
-    The UPDATE row-locks the collection on PostgreSQL until commit, so two
-    writers to one collection queue instead of both taking revision R+1.
-    """
-    found = (
-        session.connection()
-        .execute(_BUMP_REVISION, {"cid": collection.id, "now": utcnow()})
-        .scalar_one_or_none()
-    )
-    if found is None:
-        raise NotFoundError(f"the collection {collection.path!r} is gone")
-    new_revision = int(found)
-    if isinstance(collection, DavCollection):
-        # Keep a loaded ORM object current without marking it dirty: a plain
-        # assignment would make the next flush write the revision again.
-        set_committed_value(collection, "revision", new_revision)
-    return new_revision
-
-
 _BUMP_REVISION_BY = (
     update(DavCollection)
     .where(DavCollection.id == bindparam("cid"))
@@ -147,9 +120,18 @@ _BUMP_REVISION_BY = (
 )
 
 
+def bump_revision(session: Session, collection: CollectionRef) -> int:
+    """Take the next revision number of ``collection``.
+
+    The UPDATE row-locks the collection on PostgreSQL until commit, so two
+    writers to one collection queue instead of both taking revision R+1.
+    """
+    return bump_revision_by(session, collection, 1)
+
+
 def bump_revision_by(session: Session, collection: CollectionRef, count: int) -> int:
     """Take the next ``count`` revisions at once (a batch of writes); returns
-    the last.  Locks like :func:`bump_revision`."""
+    the last."""
     found = (
         session.connection()
         .execute(_BUMP_REVISION_BY, {"cid": collection.id, "count": count, "now": utcnow()})
@@ -159,6 +141,8 @@ def bump_revision_by(session: Session, collection: CollectionRef, count: int) ->
         raise NotFoundError(f"the collection {collection.path!r} is gone")
     last = int(found)
     if isinstance(collection, DavCollection):
+        # Keep a loaded ORM object current without marking it dirty: a plain
+        # assignment would make the next flush write the revision again.
         set_committed_value(collection, "revision", last)
     return last
 

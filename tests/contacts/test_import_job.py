@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import vobject
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import delete, select
 
 from kmdav import audit, jobs
 from kmdav.accounts import service as accounts
@@ -34,30 +34,11 @@ from kmdav.models import (
     Job,
     User,
 )
-from kmdav.settings import JobsSettings, Settings
-from tests.conftest import TEST_SECRET
+from kmdav.settings import Settings
 
 #: The tests commit; their addresses stay apart from every other test's.
 DOMAIN = f"imp-{secrets.token_hex(3)}.example"
 HEADER = "Vorname;Nachname;Firma;E-Mail;Geburtstag;Kundennummer\r\n"
-
-
-@pytest.fixture
-def database(engine: Engine, database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    db.open()
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def job_settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        secret_key=TEST_SECRET,
-        jobs=JobsSettings(lease_seconds=30),
-    )
 
 
 @pytest.fixture

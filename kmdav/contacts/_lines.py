@@ -30,11 +30,11 @@ class Prop:
     #: such as ``;WORK`` has the name ``TYPE``.
     params: list[tuple[str, str]] = field(default_factory=list)
     value: str = ""
+    #: The upper-case property name (without the group).
+    key: str = ""
 
-    @property
-    def key(self) -> str:
-        """The upper-case property name (without the group)."""
-        return self.name.upper()
+    def __post_init__(self) -> None:
+        self.key = self.name.upper()
 
     def param_values(self, name: str) -> list[str]:
         wanted = name.upper()
@@ -92,6 +92,7 @@ def _parse(prop: Prop) -> None:
     if "." in name:
         prop.group, _, name = name.rpartition(".")
     prop.name = name
+    prop.key = name.upper()
     for part in parts[1:]:
         key, eq, value = part.partition("=")
         prop.params.append((key.upper(), value) if eq else ("TYPE", key))

@@ -88,3 +88,20 @@ def dav_company_letters(session: Session, username: str, *, deleting: bool) -> s
     if deleting and not may(session, user, "delete"):
         return "r"
     return "rw"
+
+
+def writable_books(
+    session: Session, user: User, company_book: str = DEFAULT_COMPANY_BOOK
+) -> list[tuple[int, str]]:
+    """(id, name) of the address books the user may add contacts to, the
+    company book first, then by path."""
+    ids = [book_id for book_id, writable in books(session, user, company_book).items() if writable]
+    if not ids:
+        return []
+    rows = session.execute(
+        select(DavCollection.id, DavCollection.path, DavCollection.props).where(
+            DavCollection.id.in_(ids)
+        )
+    ).all()
+    ordered = sorted(rows, key=lambda row: (row.path != company_book, row.path))
+    return [(row.id, str((row.props or {}).get("D:displayname") or row.path)) for row in ordered]

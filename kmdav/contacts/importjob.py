@@ -180,16 +180,11 @@ def merged(current: ContactDraft, row: ContactDraft) -> ContactDraft:
 # -- matching ---------------------------------------------------------------------------
 
 
-def _folded(column: Any, sqlite: bool) -> Any:
-    """``column`` compared without case, so that the index of migration 0008
-    serves (SQLite: ``COLLATE NOCASE``; PostgreSQL: ``lower()``).  The keys
-    compared are lower case already."""
-    return column.collate("NOCASE") if sqlite else func.lower(column)
-
-
 def _in_book(collection_id: int) -> Any:
     # "+ 0" keeps SQLite (which has no statistics) from starting at the
-    # book's index and reading every contact of the book for each batch.
+    # book's index and reading every contact of the book for each batch;
+    # the lower() expression indexes (0007's for names, 0008's for e-mail
+    # addresses) serve instead.
     return Contact.collection_id + 0 == collection_id
 
 
@@ -226,7 +221,6 @@ class Matcher:
         self.by_name.clear()
         self.by_uid.clear()
         keys = sorted({key for _, f in batch for key in self.keys(f)})
-        sqlite = session.get_bind().dialect.name == "sqlite"
         for start in range(0, len(keys), repository.IN_CHUNK):
             chunk = keys[start : start + repository.IN_CHUNK]
             if self.rule == "email":
@@ -236,7 +230,7 @@ class Matcher:
                     .join(DavItem, DavItem.id == Contact.item_id)
                     .where(
                         _in_book(self.collection_id),
-                        _folded(ContactEmail.value, sqlite).in_(chunk),
+                        func.lower(ContactEmail.value).in_(chunk),
                     )
                     .order_by(Contact.id.desc())
                 )
@@ -252,7 +246,7 @@ class Matcher:
                     .join(DavItem, DavItem.id == Contact.item_id)
                     .where(
                         _in_book(self.collection_id),
-                        _folded(Contact.formatted_name, sqlite).in_(chunk),
+                        func.lower(Contact.formatted_name).in_(chunk),
                     )
                     .order_by(Contact.id)
                 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kmdav.models.base import Base, BigId, UTCDateTime, utcnow
@@ -17,6 +17,8 @@ from kmdav.models.base import Base, BigId, UTCDateTime, utcnow
 
 class Contact(Base):
     __tablename__ = "contacts"
+    #: Every list query filters by book and kind; counting reads this index only.
+    __table_args__ = (Index("ix_contacts_collection_kind", "collection_id", "kind"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(

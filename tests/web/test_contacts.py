@@ -134,6 +134,7 @@ def test_web_edit_reaches_the_phone_and_phone_edit_reaches_the_web(
         assert put.status_code in (201, 204), put.text
         page = web.get(f"/web/contacts/{contact_id}").text
         assert re.search(rf'data-key="{number}">4242', page), page[page.find("own-fields") :][:1500]
+        assert f"changed on a device · {name}" in page  # the timeline names the device's user
 
         # An invalid value from the phone is kept and flagged, never dropped.
         body = phone.get(card_url).text
@@ -208,3 +209,29 @@ def test_delete_needs_the_grant_and_bad_input_changes_nothing(
     assert web.post(f"/web/contacts/{contact_id}/delete", {}).status_code == 400
     assert admin.post(f"/web/contacts/{contact_id}/delete", {}).status_code == 303
     assert web.get(f"/web/contacts/{contact_id}").status_code == 404
+
+
+def test_a_contact_in_the_own_address_book_stays_out_of_other_views(
+    web_server: WebServer, user: tuple[WebClient, str, str], admin: WebClient
+) -> None:
+    web, name, password = user
+    own_book = web_server.query(
+        "SELECT id FROM dav_collections WHERE path = :path", path=f"{name}/contacts"
+    )[0][0]
+    form = web.get("/web/contacts/new").text
+    assert f'value="{own_book}"' in form
+    created = web.post(
+        "/web/contacts/new",
+        {"kind": "person", "given_name": "Private", "family_name": "Friend", "book": own_book},
+    )
+    assert created.status_code == 303, created.text
+    contact_id = _contact_id(created.headers["location"])
+    with client(web_server.url, name, password) as phone:
+        listing = phone.request("PROPFIND", f"/dav/{name}/contacts/", headers={"Depth": "1"})
+        assert _href(web_server, contact_id) in listing.text
+    assert f'data-id="{contact_id}"' in web.get("/web/contacts", params={"q": "friend"}).text
+    # Nobody else reads that book: the admin gets 404, and no list entry.
+    assert admin.get(f"/web/contacts/{contact_id}").status_code == 404
+    assert f'data-id="{contact_id}"' not in admin.get("/web/contacts", params={"q": "friend"}).text
+    refused = web.post("/web/contacts/new", {"kind": "person", "given_name": "X", "book": "x"})
+    assert refused.status_code == 400

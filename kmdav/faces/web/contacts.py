@@ -202,6 +202,10 @@ def _form_page(
         defs=[d for d in fields.definitions(call.session) if d.applies(draft.kind)],
         invalid=invalid or {},
         companies=search.companies(call.session, books),
+        book_choices=access.writable_books(call.session, user, _company_book(call))
+        if contact_id is None
+        else [],
+        chosen_book=call.field("book"),
         labels=LABELS,
         errors=errors or {},
     )
@@ -221,10 +225,16 @@ def _invalid_new(call: Call, errors: FormErrors) -> Response:
 @action(invalid=_invalid_new, max_fields=400)
 def create(call: Call) -> Response:
     draft = _draft_from_form(call, fields.definitions(call.session))
+    book = call.field("book")
+    try:
+        collection_id = int(book) if book else None
+    except ValueError:
+        raise ValidationError("choose an address book from the list", field="book") from None
     contact_id = service.create_contact(
         call.session,
         actor=_user(call),
         draft=draft,
+        collection_id=collection_id,
         company_book=_company_book(call),
         via=call.actor,
     )

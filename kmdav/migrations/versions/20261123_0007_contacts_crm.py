@@ -38,11 +38,23 @@ SQLITE_FTS = (
     "INSERT INTO contacts_fts(rowid, search_text, notes_text) "
     "VALUES (new.id, new.search_text, new.notes_text); END",
     "INSERT INTO contacts_fts(contacts_fts) VALUES ('rebuild')",
+    # Own-field filters look values up by field and value (SQLite only: a
+    # PostgreSQL B-tree entry is limited to about 2.7 kB and text values may be longer).
+    "CREATE INDEX ix_contacts_sort_fieldvalue ON custom_field_values (field_id, value)",
 )
 POSTGRES_FTS = (
     "CREATE INDEX ix_contacts_fulltext ON contacts USING gin "
     "(to_tsvector('simple', search_text || ' ' || notes_text))",
 )
+#: The list's orders, each covering the filter every list query has
+#: (collection, kind): the first page walks the index and stops after 50.
+SORT_INDEXES = {
+    "ix_contacts_sort_name": "lower(formatted_name), id, collection_id, kind",
+    "ix_contacts_sort_company": (
+        "lower(organization), lower(formatted_name), id, collection_id, kind"
+    ),
+    "ix_contacts_sort_updated": "updated_at, id, collection_id, kind",
+}
 
 
 def upgrade() -> None:
@@ -113,13 +125,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_events")),
     )
     op.create_index(op.f("ix_contact_events_contact_id"), "contact_events", ["contact_id"])
+    op.create_index(op.f("ix_contacts_collection_kind"), "contacts", ["collection_id", "kind"])
     statements = SQLITE_FTS if op.get_bind().dialect.name == "sqlite" else POSTGRES_FTS
     for statement in statements:
         op.execute(statement)
+    for name, columns in SORT_INDEXES.items():
+        op.execute(f"CREATE INDEX {name} ON contacts ({columns})")
 
 
 def downgrade() -> None:
+    for name in SORT_INDEXES:
+        op.execute(f"DROP INDEX IF EXISTS {name}")
+    op.drop_index(op.f("ix_contacts_collection_kind"), table_name="contacts")
     if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP INDEX IF EXISTS ix_contacts_sort_fieldvalue")
         for trigger in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER IF EXISTS contacts_fts_{trigger}")
         op.execute("DROP TABLE IF EXISTS contacts_fts")

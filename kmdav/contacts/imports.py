@@ -207,38 +207,29 @@ def _register_kinds() -> None:
 
 def start(session: Session, user: User, imported: ContactImport) -> Job:
     """Queue the import (once: the job's key is the import)."""
-    _register_kinds()
     if imported.status == "uploaded":
         if imported.collection_id is None:
             raise ValidationError("Choose an address book you may write to.", field="collection")
         imported.status = "queued"
-    job = enqueue(
-        session,
-        IMPORT_KIND,
-        f"import:{imported.id}",
-        {"import_id": imported.id},
-        created_by=user.id,
-    )
+    job = _queue(session, user, IMPORT_KIND, f"import:{imported.id}", imported)
     imported.job_id = job.id
     session.flush()
     return job
 
 
+def _queue(session: Session, user: User, kind: str, key: str, imported: ContactImport) -> Job:
+    _register_kinds()
+    return enqueue(session, kind, key, {"import_id": imported.id}, created_by=user.id)
+
+
 def start_undo(session: Session, user: User, imported: ContactImport) -> Job:
     """Queue taking the whole import back (once)."""
-    _register_kinds()
     if imported.status not in {"done", "failed", "cancelled", "undoing"}:
         raise ValidationError("Only an import that has ended can be undone.")
     if imported.status != "undoing" and not has_written(session, imported.id):
         raise ValidationError("This import left nothing to undo.")
     imported.status = "undoing"
-    job = enqueue(
-        session,
-        UNDO_KIND,
-        f"undo:{imported.id}",
-        {"import_id": imported.id},
-        created_by=user.id,
-    )
+    job = _queue(session, user, UNDO_KIND, f"undo:{imported.id}", imported)
     imported.undo_job_id = job.id
     session.flush()
     return job

@@ -295,6 +295,19 @@ def href_for_uid(session: Session, collection_id: int, uid: str) -> str | None:
     return found
 
 
+def _item_values(stored: StoredItem, revision: int) -> dict[str, Any]:
+    return {
+        "uid": stored.uid,
+        "etag": stored.etag,
+        "body": stored.text,
+        "component": stored.component,
+        "dtstart": stored.dtstart,
+        "dtend": stored.dtend,
+        "revision": revision,
+        "modified_at": stored.modified_at,
+    }
+
+
 def write_item(
     session: Session,
     collection_id: int,
@@ -308,16 +321,7 @@ def write_item(
     the ORM unit of work would triple its cost.  A loaded ORM row of the item
     is expired so the session does not serve stale values.
     """
-    values = {
-        "uid": stored.uid,
-        "etag": stored.etag,
-        "body": stored.text,
-        "component": stored.component,
-        "dtstart": stored.dtstart,
-        "dtend": stored.dtend,
-        "revision": revision,
-        "modified_at": stored.modified_at,
-    }
+    values = _item_values(stored, revision)
     connection = session.connection()
     if item_id is None:
         values.update(collection_id=collection_id, href=stored.href)
@@ -367,18 +371,7 @@ def insert_items(
     SQLAlchemy insert row by row on SQLite, ten times slower.
     """
     rows = [
-        {
-            "collection_id": collection_id,
-            "href": stored.href,
-            "uid": stored.uid,
-            "etag": stored.etag,
-            "body": stored.text,
-            "component": stored.component,
-            "dtstart": stored.dtstart,
-            "dtend": stored.dtend,
-            "revision": revision,
-            "modified_at": stored.modified_at,
-        }
+        {"collection_id": collection_id, "href": stored.href, **_item_values(stored, revision)}
         for stored, revision in items
     ]
     connection = session.connection()

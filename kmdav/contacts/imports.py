@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from kmdav.contacts import access, fields, mapping, tabular
+from kmdav.contacts import access, fields, importrows, mapping, tabular
 from kmdav.contacts.cards import ContactDraft
 from kmdav.contacts.fieldtypes import FieldDef
 from kmdav.errors import NotFoundError, ValidationError
@@ -277,10 +277,8 @@ def preview(
     session: Session, data_dir: Path, imported: ContactImport, limit: int = PREVIEW_ROWS
 ) -> list[PreviewRow]:
     """The first rows (or cards) as the import would read them."""
-    from kmdav.contacts import importjob
-
     shape = tabular.FileShape(imported.format, imported.encoding, imported.delimiter)
-    reader = importjob.RowReader(imported, own_fields(fields.definitions(session)))
+    reader = importrows.RowReader(imported, own_fields(fields.definitions(session)))
     shown: list[PreviewRow] = []
     for entry in reader.entries(file_of(data_dir, imported), shape):
         if entry.empty:

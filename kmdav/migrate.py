@@ -11,9 +11,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 #: Search structures the migrations make outside the models (SQLite FTS5 and
-#: its shadow tables, PostgreSQL's full-text index, the contact list's
-#: expression indexes): not compared.
-UNMODELLED_PREFIXES = ("contacts_fts", "ix_contacts_fulltext", "ix_contacts_sort_")
+#: its shadow tables, PostgreSQL's full-text index, the contact list's and
+#: the import's expression indexes): not compared.
+UNMODELLED_PREFIXES = ("contacts_fts", "ix_contacts_fulltext", "ix_contacts_sort_", "ix_lower_")
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

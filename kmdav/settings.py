@@ -56,6 +56,9 @@ class WebSettings(BaseModel):
     #: Failed web logins per (login name, address) tolerated within the window.
     login_failures_allowed: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=300, ge=1)
+    #: Largest file a web form accepts (the contacts import), in bytes; the
+    #: file is streamed to the data dir, so this is about disk, not memory.
+    upload_max_bytes: int = Field(default=100_000_000, gt=0)
 
 
 #: A price per user and month: a non-negative decimal with at most 4 places.

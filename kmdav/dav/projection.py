@@ -8,7 +8,8 @@ stays the authority.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import vobject
@@ -92,15 +93,74 @@ def project(
         logger.warning("could not project item %s of %s", item_id, collection.path, exc_info=True)
 
 
-def _project_card(
-    connection: Connection,
-    collection: CollectionRef,
-    item_id: int,
-    fields: vcard.CardFields,
-    new: bool,
-    text: str,
+@dataclass(frozen=True)
+class KnownCard:
+    """A new card whose CRM fields the caller read already (a batch import)."""
+
+    item_id: int
+    fields: vcard.CardFields
+    text: str
+    #: (field id, value, valid) of its own fields; None: read from ``text``.
+    own: list[tuple[int, str, bool]] | None = None
+
+
+_INSERT_NEW_CONTACTS = insert(Contact)
+_CONTACTS_OF_ITEMS = select(Contact.item_id, Contact.id).where(
+    Contact.item_id.in_(bindparam("items", expanding=True))
+)
+
+
+def project_new_cards(
+    session: Session, collection: CollectionRef, known: Sequence[KnownCard]
 ) -> None:
-    values = {
+    """The projection of several new cards in one statement per table (what
+    :func:`project` does per card; see ``service.store_new_items``)."""
+    if not known:
+        return
+    connection = session.connection()
+    owns = [
+        card.own if card.own is not None else own_field_values(connection, None, card.text)
+        for card in known
+    ]
+    # Ids read back by item: RETURNING in parameter order would make
+    # SQLAlchemy insert row by row on SQLite.
+    connection.execute(
+        _INSERT_NEW_CONTACTS,
+        [
+            {
+                "item_id": card.item_id,
+                **_contact_values(collection, card.fields),
+                "search_text": search_text(card.fields, [v for _, v, _ in own]),
+            }
+            for card, own in zip(known, owns, strict=True)
+        ],
+    )
+    item_ids = [card.item_id for card in known]
+    by_item: dict[int, int] = {}
+    for start in range(0, len(item_ids), 500):
+        chunk = item_ids[start : start + 500]
+        by_item.update(
+            (int(item), int(contact))
+            for item, contact in connection.execute(_CONTACTS_OF_ITEMS, {"items": chunk})
+        )
+    contact_ids = [by_item[item_id] for item_id in item_ids]
+    rows: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in _OWN_LISTS}
+    for card, own, contact_id in zip(known, owns, contact_ids, strict=True):
+        for model, values in _list_rows(card.fields):
+            rows[model] += [
+                {"contact_id": contact_id, "position": i, **row} for i, row in enumerate(values)
+            ]
+        rows[CustomFieldValue] += [
+            {"contact_id": contact_id, "field_id": field_id, "value": value, "valid": valid}
+            for field_id, value, valid in own
+        ]
+    for model, values in rows.items():
+        if values:
+            connection.execute(_INSERT_ROWS[model], values)
+
+
+def _contact_values(collection: CollectionRef, fields: vcard.CardFields) -> dict[str, Any]:
+    return {
         "collection_id": collection.id,
         "kind": fields.kind,
         "formatted_name": fields.formatted_name[:500],
@@ -116,6 +176,27 @@ def _project_card(
         "updated_at": utcnow(),
         "company_uid": fields.custom.get(COMPANY_UID_KEY, "")[:255],
     }
+
+
+def _list_rows(
+    fields: vcard.CardFields,
+) -> tuple[tuple[type[Any], list[dict[str, Any]]], ...]:
+    return (
+        (ContactEmail, [{"value": e.value[:320], "label": e.label[:100]} for e in fields.emails]),
+        (ContactPhone, [{"value": p.value[:100], "label": p.label[:100]} for p in fields.phones]),
+        (ContactAddress, [asdict(a) for a in fields.addresses]),
+    )
+
+
+def _project_card(
+    connection: Connection,
+    collection: CollectionRef,
+    item_id: int,
+    fields: vcard.CardFields,
+    new: bool,
+    text: str,
+) -> None:
+    values = _contact_values(collection, fields)
     contact_id = None if new else connection.execute(_CONTACT_OF_ITEM, {"item": item_id}).scalar()
     existed = contact_id is not None
     # Own fields are read against the values held before, so before the write.
@@ -129,12 +210,7 @@ def _project_card(
         connection.execute(_UPDATE_CONTACT, {"contact_pk": contact_id, **values})
         for model in _OWN_LISTS:
             connection.execute(_CLEAR_LIST[model], {"contact": contact_id})
-    lists: tuple[tuple[type[Any], list[dict[str, Any]]], ...] = (
-        (ContactEmail, [{"value": e.value[:320], "label": e.label[:100]} for e in fields.emails]),
-        (ContactPhone, [{"value": p.value[:100], "label": p.label[:100]} for p in fields.phones]),
-        (ContactAddress, [asdict(a) for a in fields.addresses]),
-    )
-    for model, rows in lists:
+    for model, rows in _list_rows(fields):
         if rows:
             connection.execute(
                 _INSERT_ROWS[model],

@@ -41,12 +41,6 @@ _COLLECTION_COLUMNS = (
 )
 _COLLECTION_AT = select(*_COLLECTION_COLUMNS).where(DavCollection.path == bindparam("path"))
 _REVISION_OF = select(DavCollection.revision).where(DavCollection.id == bindparam("cid"))
-_BUMP_REVISION = (
-    update(DavCollection)
-    .where(DavCollection.id == bindparam("cid"))
-    .values(revision=DavCollection.revision + 1, modified_at=bindparam("now"))
-    .returning(DavCollection.revision)
-)
 
 
 def _like_prefix(path: str) -> str:
@@ -118,25 +112,39 @@ def create_collection(
     return collection
 
 
+_BUMP_REVISION_BY = (
+    update(DavCollection)
+    .where(DavCollection.id == bindparam("cid"))
+    .values(revision=DavCollection.revision + bindparam("count"), modified_at=bindparam("now"))
+    .returning(DavCollection.revision)
+)
+
+
 def bump_revision(session: Session, collection: CollectionRef) -> int:
     """Take the next revision number of ``collection``.
 
     The UPDATE row-locks the collection on PostgreSQL until commit, so two
     writers to one collection queue instead of both taking revision R+1.
     """
+    return bump_revision_by(session, collection, 1)
+
+
+def bump_revision_by(session: Session, collection: CollectionRef, count: int) -> int:
+    """Take the next ``count`` revisions at once (a batch of writes); returns
+    the last."""
     found = (
         session.connection()
-        .execute(_BUMP_REVISION, {"cid": collection.id, "now": utcnow()})
+        .execute(_BUMP_REVISION_BY, {"cid": collection.id, "count": count, "now": utcnow()})
         .scalar_one_or_none()
     )
     if found is None:
         raise NotFoundError(f"the collection {collection.path!r} is gone")
-    new_revision = int(found)
+    last = int(found)
     if isinstance(collection, DavCollection):
         # Keep a loaded ORM object current without marking it dirty: a plain
         # assignment would make the next flush write the revision again.
-        set_committed_value(collection, "revision", new_revision)
-    return new_revision
+        set_committed_value(collection, "revision", last)
+    return last
 
 
 def touch(session: Session, collection: DavCollection) -> None:
@@ -287,6 +295,19 @@ def href_for_uid(session: Session, collection_id: int, uid: str) -> str | None:
     return found
 
 
+def _item_values(stored: StoredItem, revision: int) -> dict[str, Any]:
+    return {
+        "uid": stored.uid,
+        "etag": stored.etag,
+        "body": stored.text,
+        "component": stored.component,
+        "dtstart": stored.dtstart,
+        "dtend": stored.dtend,
+        "revision": revision,
+        "modified_at": stored.modified_at,
+    }
+
+
 def write_item(
     session: Session,
     collection_id: int,
@@ -300,16 +321,7 @@ def write_item(
     the ORM unit of work would triple its cost.  A loaded ORM row of the item
     is expired so the session does not serve stale values.
     """
-    values = {
-        "uid": stored.uid,
-        "etag": stored.etag,
-        "body": stored.text,
-        "component": stored.component,
-        "dtstart": stored.dtstart,
-        "dtend": stored.dtend,
-        "revision": revision,
-        "modified_at": stored.modified_at,
-    }
+    values = _item_values(stored, revision)
     connection = session.connection()
     if item_id is None:
         values.update(collection_id=collection_id, href=stored.href)
@@ -319,6 +331,68 @@ def write_item(
     if loaded is not None:
         session.expire(loaded)
     return item_id
+
+
+_INSERT_ITEMS = insert(DavItem)
+_IDS_AT = select(DavItem.href, DavItem.id).where(
+    DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("hrefs", expanding=True))
+)
+_HREFS_TAKEN = select(DavItem.href, DavItem.uid).where(
+    DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("keys", expanding=True))
+)
+_UIDS_TAKEN = select(DavItem.href, DavItem.uid).where(
+    DavItem.collection_id == bindparam("cid"), DavItem.uid.in_(bindparam("keys", expanding=True))
+)
+
+
+def taken_hrefs_or_uids(
+    session: Session, collection_id: int, hrefs: Sequence[str], uids: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(href, uid) of items that hold one of ``hrefs`` or ``uids``.
+
+    Two queries, each on its unique index: with ``href IN ... OR uid IN ...``
+    SQLite reads every item of the collection.
+    """
+    found: list[tuple[str, str]] = []
+    connection = session.connection()
+    for query, keys in ((_HREFS_TAKEN, hrefs), (_UIDS_TAKEN, uids)):
+        for start in range(0, len(keys), IN_CHUNK):
+            params = {"cid": collection_id, "keys": list(keys[start : start + IN_CHUNK])}
+            found.extend((href, uid) for href, uid in connection.execute(query, params))
+    return found
+
+
+def insert_items(
+    session: Session, collection_id: int, items: Sequence[tuple[StoredItem, int]]
+) -> list[int]:
+    """Insert new item rows (snapshot, revision) in one statement; their ids in order.
+
+    The ids are read back by href: RETURNING in parameter order makes
+    SQLAlchemy insert row by row on SQLite, ten times slower.
+    """
+    rows = [
+        {"collection_id": collection_id, "href": stored.href, **_item_values(stored, revision)}
+        for stored, revision in items
+    ]
+    connection = session.connection()
+    connection.execute(_INSERT_ITEMS, rows)
+    hrefs = [stored.href for stored, _ in items]
+    ids: dict[str, int] = {}
+    for start in range(0, len(hrefs), IN_CHUNK):
+        params = {"cid": collection_id, "hrefs": hrefs[start : start + IN_CHUNK]}
+        ids.update((href, int(item_id)) for href, item_id in connection.execute(_IDS_AT, params))
+    return [ids[href] for href in hrefs]
+
+
+def add_changes(session: Session, collection_id: int, changes: Sequence[tuple[int, str]]) -> None:
+    """Append (revision, href) rows of created or changed items in one statement."""
+    session.connection().execute(
+        _INSERT_CHANGE,
+        [
+            {"collection_id": collection_id, "revision": rev, "href": href, "deleted": False}
+            for rev, href in changes
+        ],
+    )
 
 
 def delete_item_row(session: Session, item: DavItem) -> None:

@@ -24,6 +24,7 @@ from kmdav.models.contacts import (
 )
 from kmdav.models.dav import CollectionShare, DavChange, DavCollection, DavItem
 from kmdav.models.feeds import CalendarFeed
+from kmdav.models.imports import ContactImport, ContactImportRow
 from kmdav.models.jobs import Job
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "ContactAddress",
     "ContactEmail",
     "ContactEvent",
+    "ContactImport",
+    "ContactImportRow",
     "ContactNote",
     "ContactPhone",
     "CustomFieldDefinition",

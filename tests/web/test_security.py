@@ -19,6 +19,7 @@ from kmdav.faces.web import (
     admin_users,
     auth,
     contacts,
+    contacts_import,
     devices,
     jobs,
     language,
@@ -99,7 +100,7 @@ ADMIN_ROUTES = [
 NO_FIELD = "NOKEY"
 
 #: Every module of the web face that declares routes.
-WEB_MODULES = (auth, language, devices, account, sharing, jobs, contacts)
+WEB_MODULES = (auth, language, devices, account, sharing, jobs, contacts_import, contacts)
 
 
 def _post_paths(**ids: int) -> set[str]:
@@ -213,6 +214,9 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         "/web/sharing/feeds": {"calendar": str(calendar_id), "name": "planted link"},
         f"/web/sharing/feeds/{feed_id}/revoke": {},
         f"/web/jobs/{NO_JOB}/cancel": {},
+        "/web/contacts/import": {"file": "planted.csv"},
+        f"/web/contacts/import/{NO_JOB}": {"step": "start", "column-0": "email"},
+        f"/web/contacts/import/{NO_JOB}/undo": {},
         "/web/language": {"language": "de", "next": "/web/"},
         "/web/account/password": {
             "current_password": ADMIN[1],
@@ -241,6 +245,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         feed_id=feed_id,
         job_id=NO_JOB,
         contact_id=contact_id,
+        import_id=NO_JOB,
     )
     before = _state(web_server)
     for path, data in forms.items():

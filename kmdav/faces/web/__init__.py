@@ -3,9 +3,9 @@
 One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
-``admin_mail``, ``contacts``, ``admin_fields``); ``_web`` holds what they
-share, ``_session`` the signed session cookie.  Pages call services; they
-never write tables themselves.
+``admin_mail``, ``contacts``, ``contacts_import``, ``contacts_export``,
+``admin_fields``); ``_web`` holds what they share, ``_session`` the signed
+session cookie.  Pages call services; they never write tables themselves.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from kmdav.faces.web import (
     admin_users,
     auth,
     contacts,
+    contacts_export,
+    contacts_import,
     dashboard,
     devices,
     jobs,
@@ -99,6 +101,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
         navigation=(
             NAVIGATION[0],
             *contacts.NAVIGATION,
+            *contacts_import.NAVIGATION,
             *NAVIGATION[1:],
             *admin_fields.NAVIGATION,
         ),
@@ -120,6 +123,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *jobs.routes,
             *admin_group_detail.routes,
             *admin_licence.routes,
+            *contacts_import.routes,
+            *contacts_export.routes,
             *contacts.routes,
             *admin_fields.routes,
             Mount("/static", app=static, name="web_static"),

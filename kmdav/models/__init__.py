@@ -22,6 +22,7 @@ from kmdav.models.contacts import (
 )
 from kmdav.models.dav import CollectionShare, DavChange, DavCollection, DavItem
 from kmdav.models.feeds import CalendarFeed
+from kmdav.models.forms import ConsentRecord, ConsentText, ContactForm, ContactUidAlias
 from kmdav.models.jobs import Job
 
 __all__ = [
@@ -31,10 +32,14 @@ __all__ = [
     "CalendarFeed",
     "CalendarObject",
     "CollectionShare",
+    "ConsentRecord",
+    "ConsentText",
     "Contact",
     "ContactAddress",
     "ContactEmail",
+    "ContactForm",
     "ContactPhone",
+    "ContactUidAlias",
     "CustomFieldDefinition",
     "CustomFieldValue",
     "DavChange",

@@ -10,6 +10,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+#: Search structures the migrations make outside the models (SQLite FTS5 and
+#: its shadow tables, PostgreSQL's expression index): not compared.
+UNMODELLED_PREFIXES = ("contacts_fts", "ix_contacts_fulltext")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name`` hook: leave the search structures alone."""
+    return not (name or "").startswith(UNMODELLED_PREFIXES)
+
 
 def alembic_config() -> Config:
     cfg = Config()

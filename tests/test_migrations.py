@@ -18,7 +18,9 @@ from tests.databases import throwaway_database
 def test_schema_matches_models(engine: Engine) -> None:
     """The same comparison `alembic check` makes: no differences."""
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": migrate.include_name}
+        )
         assert compare_metadata(context, Base.metadata) == []
     assert migrate.is_current(engine)
 

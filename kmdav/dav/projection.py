@@ -15,6 +15,8 @@ import vobject
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from kmdav.contacts import cards
+from kmdav.contacts.fieldtypes import FieldDef
 from kmdav.dav import ical, vcard
 from kmdav.dav.items import CollectionRef
 from kmdav.models import (
@@ -37,11 +39,30 @@ logger = logging.getLogger(__name__)
 _CONTACT_OF_ITEM = select(Contact.id).where(Contact.item_id == bindparam("item"))
 _INSERT_CONTACT = insert(Contact).returning(Contact.id)
 _UPDATE_CONTACT = update(Contact).where(Contact.id == bindparam("contact_pk"))
-_CONTACT_LISTS = (ContactEmail, ContactPhone, ContactAddress, CustomFieldValue)
+_CONTACT_LISTS = (ContactEmail, ContactPhone, ContactAddress)
+_OWN_LISTS = (*_CONTACT_LISTS, CustomFieldValue)
 _CLEAR_LIST = {
-    model: delete(model).where(model.contact_id == bindparam("contact")) for model in _CONTACT_LISTS
+    model: delete(model).where(model.contact_id == bindparam("contact")) for model in _OWN_LISTS
 }
-_INSERT_ROWS = {model: insert(model) for model in _CONTACT_LISTS}
+_INSERT_ROWS = {model: insert(model) for model in _OWN_LISTS}
+_DEFINITIONS = select(
+    CustomFieldDefinition.id,
+    CustomFieldDefinition.key,
+    CustomFieldDefinition.label,
+    CustomFieldDefinition.field_type,
+    CustomFieldDefinition.options,
+)
+_OWN_VALUES = (
+    select(CustomFieldDefinition.key, CustomFieldValue.value)
+    .join(CustomFieldValue, CustomFieldValue.field_id == CustomFieldDefinition.id)
+    .where(CustomFieldValue.contact_id == bindparam("contact"))
+)
+_SET_SEARCH_TEXT = (
+    update(Contact)
+    .where(Contact.id == bindparam("contact_pk"))
+    .values(search_text=bindparam("search_text"))
+)
+COMPANY_UID_KEY = "COMPANY-UID"
 _CALENDAR_OBJECT_OF_ITEM = select(CalendarObject.id).where(
     CalendarObject.item_id == bindparam("item")
 )
@@ -62,7 +83,9 @@ def project(
         if parsed is None:
             parsed = vobject.readOne(obj.text)
         if collection.tag == "VADDRESSBOOK":
-            _project_card(session.connection(), collection, item_id, vcard.card_fields(parsed), new)
+            _project_card(
+                session.connection(), collection, item_id, vcard.card_fields(parsed), new, obj.text
+            )
         elif collection.tag == "VCALENDAR":
             fields = ical.calendar_fields(parsed, obj.component, (obj.dtstart, obj.dtend))
             _project_calendar(session.connection(), collection, item_id, obj.uid, fields, new)
@@ -76,6 +99,7 @@ def _project_card(
     item_id: int,
     fields: vcard.CardFields,
     new: bool,
+    text: str,
 ) -> None:
     values = {
         "collection_id": collection.id,
@@ -91,6 +115,7 @@ def _project_card(
         "has_photo": fields.has_photo,
         "members": list(fields.members),
         "updated_at": utcnow(),
+        "company_uid": fields.custom.get(COMPANY_UID_KEY, "")[:255],
     }
     contact_id = None if new else connection.execute(_CONTACT_OF_ITEM, {"item": item_id}).scalar()
     if contact_id is None:
@@ -112,23 +137,62 @@ def _project_card(
                 _INSERT_ROWS[model],
                 [{"contact_id": contact_id, "position": i, **row} for i, row in enumerate(rows)],
             )
-    if fields.custom:
-        definitions = connection.execute(
-            select(CustomFieldDefinition.id, CustomFieldDefinition.key).where(
-                CustomFieldDefinition.key.in_(list(fields.custom))
-            )
-        ).all()
-        rows = [
-            {
-                "contact_id": contact_id,
-                "field_id": field_id,
-                "value": fields.custom[key],
-                "valid": True,
-            }
-            for field_id, key in definitions
-        ]
-        if rows:
-            connection.execute(_INSERT_ROWS[CustomFieldValue], rows)
+    own = own_field_values(connection, contact_id, text, new)
+    if own:
+        connection.execute(
+            _INSERT_ROWS[CustomFieldValue],
+            [
+                {"contact_id": contact_id, "field_id": field_id, "value": value, "valid": valid}
+                for field_id, value, valid in own
+            ],
+        )
+    connection.execute(
+        _SET_SEARCH_TEXT,
+        {"contact_pk": contact_id, "search_text": search_text(fields, [v for _, v, _ in own])},
+    )
+
+
+def own_field_values(
+    connection: Connection, contact_id: int, text: str, new: bool
+) -> list[tuple[int, str, bool]]:
+    """(field id, value, valid) of the card's own fields, both forms read
+    against the values held before (see :mod:`kmdav.contacts.cards`)."""
+    definitions = connection.execute(_DEFINITIONS).all()
+    if not definitions:
+        return []
+    ids = {row.key: row.id for row in definitions}
+    defs = [
+        FieldDef(
+            key=row.key,
+            label=row.label,
+            field_type=row.field_type,
+            options=tuple(row.options or ()),
+        )
+        for row in definitions
+    ]
+    previous = None if new else dict(connection.execute(_OWN_VALUES, {"contact": contact_id}))
+    if previous is not None:
+        connection.execute(_CLEAR_LIST[CustomFieldValue], {"contact": contact_id})
+    draft, invalid = cards.read_draft(text, fields=defs, previous=previous or None)
+    return [(ids[key], value, key not in invalid) for key, value in draft.custom.items()]
+
+
+def search_text(fields: vcard.CardFields, own_values: list[str]) -> str:
+    """What full-text search finds a contact by (the card's part)."""
+    parts = [
+        fields.formatted_name,
+        fields.given_name,
+        fields.family_name,
+        fields.organization,
+        fields.title,
+        " ".join(fields.categories),
+        *(e.value for e in fields.emails),
+        *(p.value for p in fields.phones),
+        *(f"{a.street} {a.postal_code} {a.locality} {a.country}" for a in fields.addresses),
+        fields.note,
+        *own_values,
+    ]
+    return " ".join(part for part in parts if part)
 
 
 def _project_calendar(

@@ -75,6 +75,10 @@ def _kind(card: Any) -> str:
                 return value
     if card.name == "VLIST":
         return "group"
+    # iOS marks a company card with X-ABShowAs:COMPANY (vCard 3 has no KIND).
+    show_as = card.contents.get("x-abshowas")
+    if show_as and _text(show_as[0].value).upper() == "COMPANY":
+        return "org"
     return "individual"
 
 

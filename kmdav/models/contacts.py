@@ -39,6 +39,55 @@ class Contact(Base):
     has_photo: Mapped[bool] = mapped_column(Boolean, default=False)
     members: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: ``X-KMDAV-COMPANY-UID``: the UID of the company card a person belongs to.
+    company_uid: Mapped[str] = mapped_column(String(255), default="", index=True)
+    #: CRM data outside the card: the responsible user (never synced).
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+    )
+    #: What full-text search reads from the card (names, company, e-mail,
+    #: phone, city, note, own fields); kept by the projection.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    #: The CRM notes' text, kept by :mod:`kmdav.contacts.crm`.
+    notes_text: Mapped[str] = mapped_column(Text, default="")
+
+
+class ContactNote(Base):
+    """A dated note on a contact written in the CRM (not part of the card)."""
+
+    __tablename__ = "contact_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ContactEvent(Base):
+    """One entry of a contact's activity timeline; any module may append."""
+
+    __tablename__ = "contact_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    #: created, updated, note, phone_update, ... (modules add their own).
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    #: What the entry points at, e.g. ``event:<uid>`` or ``invoice:17``.
+    ref: Mapped[str] = mapped_column(String(255), default="")
 
 
 class ContactEmail(Base):

@@ -3,7 +3,7 @@
 One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
-``admin_mail``); ``_web`` holds what they share, ``_session`` the signed
+``admin_mail``, ``forms``); ``_web`` holds what they share, ``_session`` the signed
 session cookie.  Pages call services; they never write tables themselves.
 """
 
@@ -31,6 +31,7 @@ from kmdav.faces.web import (
     auth,
     dashboard,
     devices,
+    forms,
     jobs,
     language,
     sharing,
@@ -93,7 +94,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
         translations=translations,
         settings=settings,
         # Modules add their entries here, declared next to their routes.
-        navigation=NAVIGATION,
+        navigation=(*NAVIGATION, *forms.NAV),
     )
     static = StaticFiles(directory=str(files("kmdav.webui") / "static"))
     router = Router(
@@ -112,6 +113,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *jobs.routes,
             *admin_group_detail.routes,
             *admin_licence.routes,
+            *forms.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

@@ -18,6 +18,7 @@ from kmdav.faces.web import (
     admin_users,
     auth,
     devices,
+    forms,
     jobs,
     language,
     sharing,
@@ -56,7 +57,9 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
         "SELECT id, collection_id, user_id, name, token_hash, revoked_at FROM calendar_feeds "
         "ORDER BY id"
     )
+    contact_forms = server.query("SELECT id, name, deleted_at FROM contact_forms ORDER BY id")
     tables = (
+        contact_forms,
         users,
         devices,
         groups,
@@ -84,7 +87,7 @@ ADMIN_ROUTES = [
 ]
 
 #: Every module of the web face that declares routes.
-WEB_MODULES = (auth, language, devices, account, sharing, jobs)
+WEB_MODULES = (auth, language, devices, account, sharing, jobs, forms)
 
 
 def _post_paths(**ids: int) -> set[str]:
@@ -159,6 +162,22 @@ def _feed(admin: WebClient, server: WebServer, calendar_id: int) -> int:
     return int(server.query("SELECT max(id) FROM calendar_feeds")[0][0])
 
 
+def _contact_form(admin: WebClient) -> int:
+    """A website contact form, made in the builder."""
+    made = admin.post(
+        "/web/forms",
+        {
+            "name": unique("form"),
+            "ask": ["email"],
+            "required": ["email"],
+            "consent_text": "I agree.",
+            "privacy_url": "https://example.com/privacy",
+        },
+    )
+    assert made.status_code == 303, made.text
+    return int(made.headers["location"].split("/")[-1].split("?")[0])
+
+
 @pytest.mark.parametrize("token", [None, "", "wrong-token"], ids=["missing", "empty", "wrong"])
 def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     web_server: WebServer, admin: WebClient, token: str | None
@@ -172,6 +191,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     group_id = _group_with_member(admin, web_server, victim_id)
     calendar_id, share_id = _shared_calendar(admin, web_server, victim)
     feed_id = _feed(admin, web_server, calendar_id)
+    contact_form_id = _contact_form(admin)
     forms = {
         **_admin_forms(victim_id, victim, group_id, ADMIN[0]),
         "/web/devices": {"name": "planted device"},
@@ -204,6 +224,9 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         "/web/login/code": {"code": "123456"},
         "/web/logout": {},
         "/web/login": {"login": ADMIN[0], "password": ADMIN[1]},
+        "/web/forms": {"name": "planted form"},
+        f"/web/forms/{contact_form_id}": {"name": "renamed form"},
+        f"/web/forms/{contact_form_id}/delete": {},
     }
     # Every form of the web face is probed, including ones added later.
     assert set(forms) == _post_paths(
@@ -214,6 +237,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         share_id=share_id,
         feed_id=feed_id,
         job_id=NO_JOB,
+        form_id=contact_form_id,
     )
     before = _state(web_server)
     for path, data in forms.items():

@@ -18,6 +18,7 @@ from kmdav.faces.web import (
     admin_users,
     auth,
     devices,
+    duplicates,
     forms,
     jobs,
     language,
@@ -58,8 +59,10 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
         "ORDER BY id"
     )
     contact_forms = server.query("SELECT id, name, deleted_at FROM contact_forms ORDER BY id")
+    contacts = server.query("SELECT id, item_id FROM contacts ORDER BY id")
     tables = (
         contact_forms,
+        contacts,
         users,
         devices,
         groups,
@@ -87,7 +90,7 @@ ADMIN_ROUTES = [
 ]
 
 #: Every module of the web face that declares routes.
-WEB_MODULES = (auth, language, devices, account, sharing, jobs, forms)
+WEB_MODULES = (auth, language, devices, account, sharing, jobs, forms, duplicates)
 
 
 def _post_paths(**ids: int) -> set[str]:
@@ -227,6 +230,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         "/web/forms": {"name": "planted form"},
         f"/web/forms/{contact_form_id}": {"name": "renamed form"},
         f"/web/forms/{contact_form_id}/delete": {},
+        "/web/contacts/merge": {"ids": ["1", "2"], "survivor": "1"},
     }
     # Every form of the web face is probed, including ones added later.
     assert set(forms) == _post_paths(

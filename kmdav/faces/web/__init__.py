@@ -3,7 +3,7 @@
 One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
-``admin_mail``, ``forms``); ``_web`` holds what they share, ``_session`` the signed
+``admin_mail``, ``forms``, ``duplicates``); ``_web`` holds what they share, ``_session`` the signed
 session cookie.  Pages call services; they never write tables themselves.
 """
 
@@ -31,6 +31,7 @@ from kmdav.faces.web import (
     auth,
     dashboard,
     devices,
+    duplicates,
     forms,
     jobs,
     language,
@@ -114,6 +115,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *admin_group_detail.routes,
             *admin_licence.routes,
             *forms.routes,
+            *duplicates.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -25,7 +26,15 @@ from kmdav import audit
 from kmdav.accounts.permissions import has_permission
 from kmdav.errors import NotFoundError, ValidationError
 from kmdav.i18n import LANGUAGES, N_
-from kmdav.models import ConsentText, ContactForm, CustomFieldDefinition, User, utcnow
+from kmdav.models import (
+    ConsentRecord,
+    ConsentText,
+    Contact,
+    ContactForm,
+    CustomFieldDefinition,
+    User,
+    utcnow,
+)
 
 CUSTOM_PREFIX = "custom:"
 MAX_NAME = 200
@@ -297,3 +306,34 @@ def consent_versions(session: Session, form_id: int) -> Sequence[ConsentText]:
 
 def choices(form: ContactForm) -> tuple[FieldChoice, ...]:
     return tuple(FieldChoice(str(f["key"]), bool(f.get("required"))) for f in form.fields)
+
+
+@dataclass(frozen=True)
+class ConsentEntry:
+    """One consent given through a form, as the builder page lists it."""
+
+    contact_id: int
+    contact_name: str
+    given_at: datetime
+    version: int
+    page_url: str
+    remote_addr: str
+
+
+def recent_consents(session: Session, form_id: int, limit: int = 50) -> list[ConsentEntry]:
+    rows = session.execute(
+        select(
+            ConsentRecord.contact_id,
+            Contact.formatted_name,
+            ConsentRecord.given_at,
+            ConsentText.version,
+            ConsentRecord.page_url,
+            ConsentRecord.remote_addr,
+        )
+        .join(ConsentText, ConsentText.id == ConsentRecord.consent_text_id)
+        .join(Contact, Contact.id == ConsentRecord.contact_id)
+        .where(ConsentRecord.form_id == form_id)
+        .order_by(ConsentRecord.id.desc())
+        .limit(limit)
+    )
+    return [ConsentEntry(*row) for row in rows]

@@ -60,7 +60,7 @@ def address() -> str:
 def make_form(admin: WebClient, **changes: Any) -> tuple[int, str]:
     data: dict[str, Any] = {
         "name": unique("Contact us"),
-        "language": "en",
+        "form_language": "en",
         "ask": ["given_name", "family_name", "email", "phone", "message"],
         "required": ["email", "family_name"],
         "consent_text": CONSENT,

@@ -28,7 +28,7 @@ from kmdav.faces.web._web import (
 from kmdav.forms import builder, spam, submission
 from kmdav.forms.builder import FieldChoice, FormSpec
 from kmdav.i18n import N_
-from kmdav.models import ContactForm
+from kmdav.models import ContactForm, User
 
 PATH = PREFIX + "/forms"
 NAV = (NavEntry(PATH, N_("Forms"), admin_only=True),)
@@ -56,7 +56,7 @@ def _spec(call: Call) -> FormSpec:
         notify.append(int(value))
     return FormSpec(
         name=call.field("name"),
-        language=call.field("language") or "en",
+        language=call.field("form_language") or "en",
         fields=tuple(FieldChoice(key, key in required) for key in asked),
         consent_text=call.field("consent_text"),
         privacy_url=call.field("privacy_url"),
@@ -103,11 +103,16 @@ def _attr(text: str) -> str:
     )
 
 
+def _has_email(call: Call) -> bool:
+    user = call.session.get(User, call.viewer.id)
+    return user is not None and bool(user.email)
+
+
 def _values_of(form: ContactForm | None, call: Call, failed: bool) -> dict[str, object]:
     if failed:
         return {
             "name": call.field("name"),
-            "language": call.field("language"),
+            "language": call.field("form_language"),
             "ask": set(call.values("ask")),
             "required": set(call.values("required")),
             "consent_text": call.field("consent_text"),
@@ -130,7 +135,8 @@ def _values_of(form: ContactForm | None, call: Call, failed: bool) -> dict[str, 
             "thank_you_text": "",
             "redirect_url": "",
             "notify_email": True,
-            "notify": {str(call.viewer.id)},
+            # The builder is told by default, when there is an address to tell.
+            "notify": {str(call.viewer.id)} if _has_email(call) else set(),
         }
     consent = builder.current_consent(call.session, form.id)
     return {
@@ -165,6 +171,7 @@ def _edit_page(
         own_keys={key for key, _ in available if key.startswith(builder.CUSTOM_PREFIX)},
         users=[u for u in accounts.list_users(call.session) if u.is_active],
         versions=builder.consent_versions(call.session, form.id) if form is not None else [],
+        consents=builder.recent_consents(call.session, form.id) if form is not None else [],
         public_url=f"{_base_url(call)}/f/{form.public_id}" if form is not None else "",
         snippet=snippet,
         iframe=iframe,

@@ -7,13 +7,16 @@ gets a few *blocking keys* and only contacts sharing a key are compared.
 - the same e-mail address (without case);
 - the same phone number: its digits, of which the last nine (so
   ``+43 660 1234567``, ``0043 660 1234567`` and ``0660/1234567`` meet);
-- a similar name: persons by two keys (the first four letters of the
-  family name with the first letter of the given name; the first three of
-  the given name with the last three of the family name, so a typo on
-  either side still meets) and companies by their name without legal form
-  (GmbH, AG, Ltd, ...); within a block the whole names are compared with a
-  similarity ratio.  Company-aware: two persons of the same name at two
-  clearly different companies are not proposed.
+- a similar name: the keys of a person are the family name with the
+  initial of the given name, the family name also with any one letter left
+  out (a *deletion neighbourhood*: two names one typo apart share a key,
+  unrelated names rarely do, so the blocks stay small however big the
+  book), and the family name with the first two letters of the given name
+  (a typo further on in the given name); companies by their name without
+  legal form (GmbH, AG, Ltd, ...) and its one-letter deletions.  Within a block the whole
+  names are compared with a similarity ratio (cheap upper bounds first).
+  Company-aware: two persons of the same name at two clearly different
+  companies are not proposed.
 
 Only contacts of the same address book are paired.  A block larger than
 :data:`MAX_BLOCK` (a very common name) is compared only on its exact
@@ -65,6 +68,8 @@ NAME_THRESHOLD = 0.88
 #: Two companies less similar than this make two persons different people.
 COMPANY_DIFFERENT = 0.6
 PHONE_DIGITS = 9
+#: Letters of a name that make its blocking keys.
+MAX_KEY = 16
 _LEGAL_FORMS = re.compile(
     r"\b(gmbh|ag|kg|og|ohg|gesmbh|e\.?\s?u|ug|se|ltd|limited|inc|llc|co|corp|plc|sa|sarl|bv|nv)\b\.?"
 )
@@ -139,16 +144,23 @@ def _people(session: Session, collection_ids: Sequence[int]) -> list[_Person]:
     return people
 
 
-def _name_keys(person: _Person) -> list[str]:
-    if person.kind == "org":
-        return [f"o:{person.name[:5]}"] if person.name else []
-    keys = []
-    if person.family:
-        keys.append(f"p1:{person.family[:4]}:{person.given[:1]}")
-        if person.given:
-            keys.append(f"p2:{person.given[:3]}:{person.family[-3:]}")
-    elif person.name:
-        keys.append(f"p0:{person.name[:5]}")
+def _deletions(word: str) -> set[str]:
+    """The word and every form of it with one letter left out: two words
+    within one typo (a letter missing, extra or changed) share one of these."""
+    word = word[:MAX_KEY]
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _name_keys(person: _Person) -> set[str]:
+    if person.kind == "org" or not person.family:
+        return (
+            {f"n:{person.kind}:{key}" for key in _deletions(person.name)} if person.name else set()
+        )
+    # A typo in the family name (given initial equal), or in the given name
+    # (family name equal).
+    keys = {f"f:{person.given[:1]}:{key}" for key in _deletions(person.family)}
+    if person.given:
+        keys |= {f"g:{person.family}:{key}" for key in _deletions(person.given)}
     return keys
 
 
@@ -186,6 +198,7 @@ def _similar_names(people: list[_Person], pairs: _Pairs) -> None:
     for person in people:
         for key in _name_keys(person):
             blocks[(person.collection_id, key)].append(person)
+    compared: set[tuple[int, int]] = set()
     for members in blocks.values():
         if len(members) < 2:
             continue
@@ -196,10 +209,20 @@ def _similar_names(people: list[_Person], pairs: _Pairs) -> None:
             pairs.add_groups((ids for ids in exact.values() if len(ids) > 1), NAME, 1.0)
             continue
         for i, a in enumerate(members):
+            # One matcher per contact and block, made when first needed:
+            # difflib analyses its second sequence once.
+            matcher: SequenceMatcher[str] | None = None
             for b in members[i + 1 :]:
-                if a.kind != b.kind or a.id == b.id:
+                pair = (a.id, b.id) if a.id < b.id else (b.id, a.id)
+                if a.kind != b.kind or a.id == b.id or pair in compared:
                     continue
-                score = similarity(a.name, b.name)
+                compared.add(pair)
+                if not _close_in_length(a.name, b.name):
+                    continue
+                if matcher is None:
+                    matcher = SequenceMatcher(None, autojunk=False)
+                    matcher.set_seq2(a.name)
+                score = _similar(matcher, b.name)
                 if score < NAME_THRESHOLD:
                     continue
                 if (
@@ -210,6 +233,20 @@ def _similar_names(people: list[_Person], pairs: _Pairs) -> None:
                 ):
                     continue  # namesakes at two companies
                 pairs.add(a.id, b.id, NAME, score)
+
+
+def _close_in_length(a: str, b: str) -> bool:
+    """Could ``a`` and ``b`` reach the threshold at all (an upper bound of the ratio)?"""
+    return bool(a and b) and 2 * min(len(a), len(b)) / (len(a) + len(b)) >= NAME_THRESHOLD
+
+
+def _similar(matcher: SequenceMatcher[str], b: str) -> float:
+    """The ratio of ``b`` to the name ``matcher`` holds; the cheap upper
+    bound (the letters regardless of order) rules most pairs out first."""
+    matcher.set_seq1(b)
+    if matcher.quick_ratio() < NAME_THRESHOLD:
+        return 0.0
+    return matcher.ratio()
 
 
 def find_candidates(

@@ -208,31 +208,36 @@ def _similar_names(people: list[_Person], pairs: _Pairs) -> None:
                 exact[f"{person.kind}:{person.name}:{person.company}"].append(person.id)
             pairs.add_groups((ids for ids in exact.values() if len(ids) > 1), NAME, 1.0)
             continue
-        for i, a in enumerate(members):
-            # One matcher per contact and block, made when first needed:
-            # difflib analyses its second sequence once.
-            matcher: SequenceMatcher[str] | None = None
-            for b in members[i + 1 :]:
-                pair = (a.id, b.id) if a.id < b.id else (b.id, a.id)
-                if a.kind != b.kind or a.id == b.id or pair in compared:
-                    continue
-                compared.add(pair)
-                if not _close_in_length(a.name, b.name):
-                    continue
-                if matcher is None:
-                    matcher = SequenceMatcher(None, autojunk=False)
-                    matcher.set_seq2(a.name)
-                score = _similar(matcher, b.name)
-                if score < NAME_THRESHOLD:
-                    continue
-                if (
-                    a.kind != "org"
-                    and a.company
-                    and b.company
-                    and similarity(a.company, b.company) < COMPANY_DIFFERENT
-                ):
-                    continue  # namesakes at two companies
-                pairs.add(a.id, b.id, NAME, score)
+        _compare_block(members, pairs, compared)
+
+
+def _compare_block(members: list[_Person], pairs: _Pairs, compared: set[tuple[int, int]]) -> None:
+    """Propose the pairs of one block whose names are similar enough."""
+    for i, a in enumerate(members):
+        # One matcher per contact and block, made when first needed:
+        # difflib analyses its second sequence once.
+        matcher: SequenceMatcher[str] | None = None
+        for b in members[i + 1 :]:
+            pair = (a.id, b.id) if a.id < b.id else (b.id, a.id)
+            if a.kind != b.kind or a.id == b.id or pair in compared:
+                continue
+            compared.add(pair)
+            if not _close_in_length(a.name, b.name):
+                continue
+            if matcher is None:
+                matcher = SequenceMatcher(None, autojunk=False)
+                matcher.set_seq2(a.name)
+            score = _similar(matcher, b.name)
+            if score < NAME_THRESHOLD:
+                continue
+            if (
+                a.kind != "org"
+                and a.company
+                and b.company
+                and similarity(a.company, b.company) < COMPANY_DIFFERENT
+            ):
+                continue  # namesakes at two companies
+            pairs.add(a.id, b.id, NAME, score)
 
 
 def _close_in_length(a: str, b: str) -> bool:

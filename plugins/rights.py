@@ -10,6 +10,10 @@ tasks seat (``access.seat_for_collection``), also when it is shared in.
 Without it the collection gets no letter, so PROPFIND leaves it out and a
 direct request gets 403; MKCALENDAR needs the calendar or the tasks seat.
 Seats are read once per request.
+
+The company address book: every user reads it; it is writable for users who
+may edit contacts (every user by default, ``kmdav.contacts.access``) and a
+DELETE of a card there needs the contacts delete permission.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 from radicale import config as radicale_config
 from radicale import pathutils
 from radicale import rights as radicale_rights
+from sqlalchemy.orm import Session
 
+from kmdav.contacts import access as contact_access
 from kmdav.dav import access
 from kmdav.dav.context import session_scope, state
 from kmdav.db import Database
@@ -42,6 +48,19 @@ class Rights(radicale_rights.BaseRights):
         result: str = cached
         return result
 
+    def _company_letters(self, session: Session, user: str) -> str:
+        """The company book: writable for users who may edit contacts; a
+        DELETE there needs the contacts delete permission."""
+        key = ("company-book", user, state.method == "DELETE")
+        letters = state.cache.get(key)
+        if letters is None:
+            letters = contact_access.dav_company_letters(
+                session, user, deleting=state.method == "DELETE"
+            )
+            state.cache[key] = letters
+        result: str = letters
+        return result
+
     def _authorization(self, user: str, path: str) -> str:
         if not path:
             return "R"
@@ -62,6 +81,8 @@ class Rights(radicale_rights.BaseRights):
                 if alias is not None:
                     real_path = alias.real_path
                     letters = "rw" if alias.access == access.WRITE else "r"
+                    if real_path == self.company_book:
+                        letters = self._company_letters(session, user)
             seats = state.cache.get(("seats", user))
             if seats is None:
                 seats = access.dav_seats(session, user)

@@ -12,6 +12,7 @@ backslash, comma, semicolon and newline.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 #: Where a long line is folded (octets, without the line ending).
@@ -29,11 +30,11 @@ class Prop:
     #: such as ``;WORK`` has the name ``TYPE``.
     params: list[tuple[str, str]] = field(default_factory=list)
     value: str = ""
+    #: The upper-case property name (without the group).
+    key: str = ""
 
-    @property
-    def key(self) -> str:
-        """The upper-case property name (without the group)."""
-        return self.name.upper()
+    def __post_init__(self) -> None:
+        self.key = self.name.upper()
 
     def param_values(self, name: str) -> list[str]:
         wanted = name.upper()
@@ -48,10 +49,19 @@ def line_ending(text: str) -> str:
     return "\r\n" if "\r\n" in text else "\n"
 
 
+#: A physical line with its ending; only CR, LF and CRLF end lines in a vCard
+#: (``str.splitlines`` would also split at U+2028, NEL, form feed, ...).
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+$")
+
+
+def physical_lines(text: str) -> list[str]:
+    return _PHYSICAL_LINE.findall(text)
+
+
 def split_props(text: str) -> list[Prop]:
     """The card's properties in order; each keeps its folded raw text."""
     props: list[Prop] = []
-    for line in text.splitlines(keepends=True):
+    for line in physical_lines(text):
         if line[:1] in (" ", "\t") and props:
             props[-1].raw += line
         else:
@@ -62,7 +72,7 @@ def split_props(text: str) -> list[Prop]:
 
 
 def unfold(raw: str) -> str:
-    lines = raw.splitlines()
+    lines = [line.rstrip("\r\n") for line in physical_lines(raw)]
     return lines[0] + "".join(line[1:] for line in lines[1:]) if lines else ""
 
 
@@ -82,6 +92,7 @@ def _parse(prop: Prop) -> None:
     if "." in name:
         prop.group, _, name = name.rpartition(".")
     prop.name = name
+    prop.key = name.upper()
     for part in parts[1:]:
         key, eq, value = part.partition("=")
         prop.params.append((key.upper(), value) if eq else ("TYPE", key))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from kmdav.accounts.permissions import has_permission
 from kmdav.dav import access
 from kmdav.errors import PermissionDeniedError
+from kmdav.i18n import N_
 from kmdav.models import CollectionShare, DavCollection, User
 
 MODULE = "contacts"
@@ -35,11 +36,16 @@ def may(session: Session, user: User, action: str) -> bool:
     return has_permission(session, user, MODULE, action)
 
 
+_REFUSALS = {
+    "delete": N_("you may not delete contacts (ask an administrator for the permission)"),
+    "export": N_("you may not export contacts (ask an administrator for the permission)"),
+}
+
+
 def require(session: Session, user: User, action: str) -> None:
     if not may(session, user, action):
         raise PermissionDeniedError(
-            "you may not %(action)s contacts (ask an administrator for the permission)",
-            action=action,
+            _REFUSALS.get(action, N_("you may not change contacts (ask an administrator)"))
         )
 
 
@@ -70,3 +76,32 @@ def books(
     for book_id, level in rows:
         result[book_id] = result.get(book_id, False) or level == access.WRITE
     return result
+
+
+def dav_company_letters(session: Session, username: str, *, deleting: bool) -> str:
+    """Radicale's letters on the company book for ``username``."""
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None or not user.is_active:
+        return ""
+    if not may(session, user, "edit"):
+        return "r"
+    if deleting and not may(session, user, "delete"):
+        return "r"
+    return "rw"
+
+
+def writable_books(
+    session: Session, user: User, company_book: str = DEFAULT_COMPANY_BOOK
+) -> list[tuple[int, str]]:
+    """(id, name) of the address books the user may add contacts to, the
+    company book first, then by path."""
+    ids = [book_id for book_id, writable in books(session, user, company_book).items() if writable]
+    if not ids:
+        return []
+    rows = session.execute(
+        select(DavCollection.id, DavCollection.path, DavCollection.props).where(
+            DavCollection.id.in_(ids)
+        )
+    ).all()
+    ordered = sorted(rows, key=lambda row: (row.path != company_book, row.path))
+    return [(row.id, str((row.props or {}).get("D:displayname") or row.path)) for row in ordered]

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kmdav import audit
+from kmdav.contacts.words import index_text
 from kmdav.errors import NotFoundError, ValidationError
 from kmdav.models import Contact, ContactEvent, ContactNote, User, utcnow
 
@@ -84,7 +85,7 @@ def notes(session: Session, contact_id: int) -> list[Note]:
 def _refresh_notes_text(session: Session, contact_id: int) -> None:
     texts = session.scalars(select(ContactNote.text).where(ContactNote.contact_id == contact_id))
     session.execute(
-        update(Contact).where(Contact.id == contact_id).values(notes_text="\n".join(texts))
+        update(Contact).where(Contact.id == contact_id).values(notes_text=index_text(*texts))
     )
 
 

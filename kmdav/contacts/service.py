@@ -29,6 +29,7 @@ from kmdav.dav import provisioning
 from kmdav.dav import service as dav
 from kmdav.dav.vcard import LabeledValue
 from kmdav.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from kmdav.i18n import N_
 from kmdav.models import (
     Contact,
     ContactEmail,
@@ -128,8 +129,10 @@ def validate_draft(
     ):
         if len(value) > MAX_TEXT or "\n" in value or "\r" in value:
             raise ValidationError("this field takes one line of text", field=name)
-    emails = tuple(_clean(draft.emails, _EMAIL, "emails", "%(value)r is not an e-mail address"))
-    phones = tuple(_clean(draft.phones, _PHONE_EXTRA, "phones", "%(value)r is not a phone number"))
+    emails = tuple(_clean(draft.emails, _EMAIL, "emails", N_("%(value)r is not an e-mail address")))
+    phones = tuple(
+        _clean(draft.phones, _PHONE_EXTRA, "phones", N_("%(value)r is not a phone number"))
+    )
     birthday = draft.birthday.strip()
     if birthday and not _ISO_DATE.match(birthday):
         raise ValidationError(
@@ -210,22 +213,31 @@ def _visible(
     return contact, item, collection, books[collection.id]
 
 
-def stored_values(session: Session, contact_id: int) -> dict[str, str]:
-    """The own-field values the projection holds for a contact, by key."""
-    return dict(
-        session.execute(
-            select(CustomFieldDefinition.key, CustomFieldValue.value)
-            .join(CustomFieldValue, CustomFieldValue.field_id == CustomFieldDefinition.id)
-            .where(CustomFieldValue.contact_id == contact_id)
-        ).all()
-    )
+def stored_values(session: Session, contact_id: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The own-field values the projection resolved for a contact, by key,
+    and those of them that do not fit their field."""
+    values: dict[str, str] = {}
+    invalid: dict[str, str] = {}
+    for key, value, valid in session.execute(
+        select(CustomFieldDefinition.key, CustomFieldValue.value, CustomFieldValue.valid)
+        .join(CustomFieldValue, CustomFieldValue.field_id == CustomFieldDefinition.id)
+        .where(CustomFieldValue.contact_id == contact_id)
+    ):
+        values[key] = value
+        if not valid:
+            invalid[key] = value
+    return values, invalid
 
 
 def _draft_of(
     session: Session, contact_id: int, body: str, defs: Sequence[FieldDef]
 ) -> tuple[ContactDraft, dict[str, str]]:
-    """The card read with the own-field values the CRM resolved."""
-    return read_draft(body, fields=defs, previous=stored_values(session, contact_id) or None)
+    """The card as the CRM sees it: its own fields as the projection resolved
+    them when the card was stored (which of the two forms changed is only
+    known at that moment, against the values before)."""
+    draft, _ = read_draft(body, fields=defs)
+    values, invalid = stored_values(session, contact_id)
+    return replace(draft, custom=values), invalid
 
 
 def get_contact(

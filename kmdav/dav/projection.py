@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from kmdav.contacts import cards
 from kmdav.contacts.fieldtypes import FieldDef
+from kmdav.contacts.words import index_text
 from kmdav.dav import ical, vcard
 from kmdav.dav.items import CollectionRef
 from kmdav.models import (
@@ -56,11 +57,6 @@ _OWN_VALUES = (
     select(CustomFieldDefinition.key, CustomFieldValue.value)
     .join(CustomFieldValue, CustomFieldValue.field_id == CustomFieldDefinition.id)
     .where(CustomFieldValue.contact_id == bindparam("contact"))
-)
-_SET_SEARCH_TEXT = (
-    update(Contact)
-    .where(Contact.id == bindparam("contact_pk"))
-    .values(search_text=bindparam("search_text"))
 )
 COMPANY_UID_KEY = "COMPANY-UID"
 _CALENDAR_OBJECT_OF_ITEM = select(CalendarObject.id).where(
@@ -118,13 +114,16 @@ def _project_card(
         "company_uid": fields.custom.get(COMPANY_UID_KEY, "")[:255],
     }
     contact_id = None if new else connection.execute(_CONTACT_OF_ITEM, {"item": item_id}).scalar()
+    # Own fields are read against the values held before, so before the write.
+    own = own_field_values(connection, contact_id, text)
+    values["search_text"] = search_text(fields, [value for _, value, _ in own])
     if contact_id is None:
         contact_id = connection.execute(
             _INSERT_CONTACT, {"item_id": item_id, **values}
         ).scalar_one()
     else:
         connection.execute(_UPDATE_CONTACT, {"contact_pk": contact_id, **values})
-        for model in _CONTACT_LISTS:
+        for model in _OWN_LISTS:
             connection.execute(_CLEAR_LIST[model], {"contact": contact_id})
     lists: tuple[tuple[type[Any], list[dict[str, Any]]], ...] = (
         (ContactEmail, [{"value": e.value[:320], "label": e.label[:100]} for e in fields.emails]),
@@ -137,7 +136,6 @@ def _project_card(
                 _INSERT_ROWS[model],
                 [{"contact_id": contact_id, "position": i, **row} for i, row in enumerate(rows)],
             )
-    own = own_field_values(connection, contact_id, text, new)
     if own:
         connection.execute(
             _INSERT_ROWS[CustomFieldValue],
@@ -146,14 +144,10 @@ def _project_card(
                 for field_id, value, valid in own
             ],
         )
-    connection.execute(
-        _SET_SEARCH_TEXT,
-        {"contact_pk": contact_id, "search_text": search_text(fields, [v for _, v, _ in own])},
-    )
 
 
 def own_field_values(
-    connection: Connection, contact_id: int, text: str, new: bool
+    connection: Connection, contact_id: int | None, text: str
 ) -> list[tuple[int, str, bool]]:
     """(field id, value, valid) of the card's own fields, both forms read
     against the values held before (see :mod:`kmdav.contacts.cards`)."""
@@ -170,9 +164,11 @@ def own_field_values(
         )
         for row in definitions
     ]
-    previous = None if new else dict(connection.execute(_OWN_VALUES, {"contact": contact_id}))
-    if previous is not None:
-        connection.execute(_CLEAR_LIST[CustomFieldValue], {"contact": contact_id})
+    previous = (
+        None
+        if contact_id is None
+        else dict(connection.execute(_OWN_VALUES, {"contact": contact_id}).all())
+    )
     draft, invalid = cards.read_draft(text, fields=defs, previous=previous or None)
     return [(ids[key], value, key not in invalid) for key, value in draft.custom.items()]
 
@@ -192,7 +188,7 @@ def search_text(fields: vcard.CardFields, own_values: list[str]) -> str:
         fields.note,
         *own_values,
     ]
-    return " ".join(part for part in parts if part)
+    return index_text(*parts)
 
 
 def _project_calendar(

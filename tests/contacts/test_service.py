@@ -126,3 +126,28 @@ def test_invalid_value_from_a_phone_is_kept_and_flagged(session: Session, alice:
         etag=view.etag,
     )
     assert "X-KMDAV-SINCE:next tuesday" in _body(session, contact_id)
+
+
+def test_own_field_changes_from_web_and_phone_reach_the_projection(
+    session: Session, alice: User
+) -> None:
+    fields.create_field(session, ADMIN, key="KNR", label="Kundennummer", field_type="number")
+    contact_id = service.create_contact(
+        session, actor=alice, draft=ContactDraft(given_name="Al", custom={"KNR": "1"})
+    )
+    view = service.get_contact(session, alice, contact_id)
+    service.update_contact(
+        session,
+        actor=alice,
+        contact_id=contact_id,
+        draft=ContactDraft(**{**view.draft.__dict__, "custom": {"KNR": "2"}}),
+        etag=view.etag,
+    )
+    assert service.stored_values(session, contact_id)[0] == {"KNR": "2"}
+    body = _body(session, contact_id)
+    book = repository.get_collection(session, BOOK)
+    assert book is not None
+    view = service.get_contact(session, alice, contact_id)
+    phone = body.replace("Kundennummer: 2", "Kundennummer: 3")
+    dav.store_item(session, book, view.href, dav.DavObject(phone, view.uid, "VCARD", 0, 0))
+    assert service.stored_values(session, contact_id)[0] == {"KNR": "3"}

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kmdav.accounts import groups
+from kmdav.accounts import groups, permissions
 from kmdav.accounts import service as accounts
 from kmdav.dav import sharing
 from tests.databases import throwaway_database
@@ -82,7 +82,9 @@ def test_others_collections_are_invisible(dav_server: Any) -> None:
         assert "/dav/carol/" not in root.text
 
 
-def test_company_book_readable_by_all_writable_by_admins(dav_server: Any) -> None:
+def test_company_book_readable_and_editable_by_all_deletable_with_the_grant(
+    dav_server: Any, server_db: Any
+) -> None:
     with client(dav_server.url, "admin", "admin-password-1") as admin:
         created = admin.put(
             "/dav/admin/company-contacts/acme.vcf", content=card("acme", "Acme Corp"), headers=VCARD
@@ -91,8 +93,15 @@ def test_company_book_readable_by_all_writable_by_admins(dav_server: Any) -> Non
     with client(dav_server.url, "bob", "bob-password-1") as bob:
         assert "/dav/bob/company-contacts/" in _propfind(bob, "/dav/bob/").text
         assert "Acme Corp" in bob.get("/dav/bob/company-contacts/acme.vcf").text
-        refused = bob.put("/dav/bob/company-contacts/mine.vcf", content=card("mine"), headers=VCARD)
-        assert refused.status_code == 403
+        # Every user may create and edit contacts (kmdav.contacts.access) ...
+        made = bob.put("/dav/bob/company-contacts/mine.vcf", content=card("mine"), headers=VCARD)
+        assert made.status_code == 201
+        # ... but deleting needs the contacts delete permission.
+        assert bob.delete("/dav/bob/company-contacts/mine.vcf").status_code == 403
+        with server_db.transaction() as session:
+            bob_user = accounts.get_user(session, "bob")
+            permissions.grant(session, "contacts", "delete", user=bob_user)
+        assert bob.delete("/dav/bob/company-contacts/mine.vcf").status_code in (200, 204)
 
 
 def test_calendar_shared_with_a_parent_group_reaches_subgroup_members(

@@ -455,12 +455,17 @@ def test_duplicate_uid_in_an_address_book_is_refused(http: httpx.Client, dav_use
     assert http.delete(dav_user.contacts + "grace.vcf").status_code in (200, 204)
 
 
-def test_company_book_is_read_only_for_a_plain_user(http: httpx.Client, dav_user: DavUser) -> None:
+def test_company_book_plain_user_edits_but_may_not_delete(
+    http: httpx.Client, dav_user: DavUser
+) -> None:
+    # Every user may create and edit contacts; deleting needs the grant
+    # (kmdav.contacts.access).
     url = dav_user.home + "company-contacts/"
     listing = http.request("PROPFIND", url, headers={"Depth": "0"})
     assert listing.status_code == 207
-    refused = http.put(url + "x.vcf", content=VCARD.replace("ada-lovelace", "company-x"))
-    assert refused.status_code == 403
+    made = http.put(url + "x.vcf", content=VCARD.replace("ada-lovelace", "company-x"))
+    assert made.status_code == 201
+    assert http.delete(url + "x.vcf").status_code == 403
 
 
 def test_caldav_client_sees_a_time_shifted_day(calendar: caldav.Calendar) -> None:

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from kmdav.faces.web import (
     account,
     admin_audit,
+    admin_fields,
     admin_group_detail,
     admin_groups,
     admin_licence,
@@ -17,6 +18,7 @@ from kmdav.faces.web import (
     admin_user_detail,
     admin_users,
     auth,
+    contacts,
     devices,
     duplicates,
     forms,
@@ -59,10 +61,18 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
         "ORDER BY id"
     )
     contact_forms = server.query("SELECT id, name, deleted_at FROM contact_forms ORDER BY id")
-    contacts = server.query("SELECT id, item_id FROM contacts ORDER BY id")
+    contact_rows = server.query(
+        "SELECT id, item_id, owner_id, formatted_name, notes_text FROM contacts ORDER BY id"
+    )
+    field_rows = server.query(
+        "SELECT key, label, required, position FROM custom_field_definitions ORDER BY id"
+    )
+    items = server.query("SELECT id, etag FROM dav_items ORDER BY id")
     tables = (
         contact_forms,
-        contacts,
+        contact_rows,
+        field_rows,
+        items,
         users,
         devices,
         groups,
@@ -87,10 +97,13 @@ ADMIN_ROUTES = [
     *admin_licence.routes,
     *admin_audit.routes,
     *admin_mail.routes,
+    *admin_fields.routes,
 ]
+#: An own-field key no field has (the CSRF and admin checks come first).
+NO_FIELD = "NOKEY"
 
 #: Every module of the web face that declares routes.
-WEB_MODULES = (auth, language, devices, account, sharing, jobs, forms, duplicates)
+WEB_MODULES = (auth, language, devices, account, sharing, jobs, contacts, forms, duplicates)
 
 
 def _post_paths(**ids: int) -> set[str]:
@@ -101,7 +114,7 @@ def _post_paths(**ids: int) -> set[str]:
             path = "/web" + route.path
             for name, value in ids.items():
                 path = path.replace("{" + name + ":int}", str(value))
-            paths.add(path)
+            paths.add(path.replace("{key}", NO_FIELD))
     return paths
 
 
@@ -110,6 +123,10 @@ def _admin_forms(
 ) -> dict[str, dict[str, object]]:
     """A filled-in form for every admin POST route."""
     return {
+        "/web/admin/fields": {"key": "PLANTED", "label": "Planted", "field_type": "text"},
+        f"/web/admin/fields/{NO_FIELD}/edit": {"label": "x"},
+        f"/web/admin/fields/{NO_FIELD}/move": {"direction": "up"},
+        f"/web/admin/fields/{NO_FIELD}/delete": {},
         "/web/admin/users": {"username": unique("sneaky"), "password": "sneaky-pass-1"},
         f"/web/admin/users/{target_id}": {"display_name": "taken over", "email": ""},
         f"/web/admin/users/{target_id}/active": {"active": "0"},
@@ -195,7 +212,14 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     calendar_id, share_id = _shared_calendar(admin, web_server, victim)
     feed_id = _feed(admin, web_server, calendar_id)
     contact_form_id = _contact_form(admin)
+    made = admin.post("/web/contacts/new", {"kind": "person", "given_name": unique("probe")})
+    contact_id = int(made.headers["location"].rsplit("/", 1)[1].split("?")[0])
     forms = {
+        "/web/contacts/new": {"kind": "person", "given_name": "planted"},
+        f"/web/contacts/{contact_id}/edit": {"kind": "person", "given_name": "changed"},
+        f"/web/contacts/{contact_id}/notes": {"note": "planted note"},
+        f"/web/contacts/{contact_id}/owner": {"owner": ""},
+        f"/web/contacts/{contact_id}/delete": {},
         **_admin_forms(victim_id, victim, group_id, ADMIN[0]),
         "/web/devices": {"name": "planted device"},
         "/web/devices/profile": {"profile_name": "planted profile"},
@@ -242,6 +266,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         feed_id=feed_id,
         job_id=NO_JOB,
         form_id=contact_form_id,
+        contact_id=contact_id,
     )
     before = _state(web_server)
     for path, data in forms.items():
@@ -273,7 +298,7 @@ def _admin_requests(user_id: int, group_id: int) -> list[tuple[str, str]]:
     for route in ADMIN_ROUTES:
         assert isinstance(route, Route)
         path = "/web" + route.path.replace("{user_id:int}", str(user_id))
-        path = path.replace("{group_id:int}", str(group_id))
+        path = path.replace("{group_id:int}", str(group_id)).replace("{key}", NO_FIELD)
         assert "{" not in path, path
         requests += [(method, path) for method in sorted(route.methods or ()) if method != "HEAD"]
     return requests

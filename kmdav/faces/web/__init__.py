@@ -3,8 +3,9 @@
 One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
-``admin_mail``, ``forms``, ``duplicates``); ``_web`` holds what they share, ``_session`` the signed
-session cookie.  Pages call services; they never write tables themselves.
+``admin_mail``, ``contacts``, ``admin_fields``, ``forms``, ``duplicates``);
+``_web`` holds what they share, ``_session`` the signed session cookie.
+Pages call services; they never write tables themselves.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from kmdav.db import Database
 from kmdav.faces.web import (
     account,
     admin_audit,
+    admin_fields,
     admin_group_detail,
     admin_groups,
     admin_licence,
@@ -29,6 +31,7 @@ from kmdav.faces.web import (
     admin_user_detail,
     admin_users,
     auth,
+    contacts,
     dashboard,
     devices,
     duplicates,
@@ -95,7 +98,13 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
         translations=translations,
         settings=settings,
         # Modules add their entries here, declared next to their routes.
-        navigation=(*NAVIGATION, *forms.NAV),
+        navigation=(
+            NAVIGATION[0],
+            *contacts.NAVIGATION,
+            *NAVIGATION[1:],
+            *admin_fields.NAVIGATION,
+            *forms.NAV,
+        ),
     )
     static = StaticFiles(directory=str(files("kmdav.webui") / "static"))
     router = Router(
@@ -115,7 +124,10 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *admin_group_detail.routes,
             *admin_licence.routes,
             *forms.routes,
+            # Before the contact pages: /contacts/duplicates and /contacts/merge.
             *duplicates.routes,
+            *contacts.routes,
+            *admin_fields.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

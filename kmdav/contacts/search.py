@@ -1,0 +1,248 @@
+"""The contact list: filters, sort, pages and full-text search.
+
+Full text runs on the ``search_text`` (card: names, company, e-mail, phone,
+address, note, own fields) and ``notes_text`` (CRM notes) columns: SQLite
+through the FTS5 table ``contacts_fts`` (migration 0007, triggers keep it in
+step), PostgreSQL through the GIN index on their ``simple`` tsvector.  Every
+word typed must match the start of a word (``hub`` finds Huber).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, text
+from sqlalchemy.orm import Session
+
+from kmdav.contacts import access
+from kmdav.contacts.fieldtypes import FieldDef
+from kmdav.contacts.words import query_terms
+from kmdav.errors import ValidationError
+from kmdav.models import (
+    Contact,
+    ContactAddress,
+    ContactEmail,
+    ContactPhone,
+    CustomFieldDefinition,
+    CustomFieldValue,
+    DavItem,
+    User,
+)
+
+SORTS = ("name", "-name", "company", "-company", "updated", "-updated")
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class ContactQuery:
+    q: str = ""
+    tag: str = ""
+    company: str = ""
+    owner_id: int | None = None
+    kind: str = ""
+    #: Own-field filters: key -> wanted value (text fields: contains).
+    own: dict[str, str] = field(default_factory=dict)
+    sort: str = "name"
+    page: int = 1
+    per_page: int = PER_PAGE
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    id: int
+    kind: str
+    name: str
+    company: str
+    email: str
+    phone: str
+    city: str
+    tags: tuple[str, ...]
+    owner: str
+    own: dict[str, str]
+    invalid: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    rows: list[ContactRow]
+    total: int
+    page: int
+    pages: int
+
+
+def _fulltext(session: Session, words: Sequence[str]) -> ColumnElement[bool]:
+    if session.get_bind().dialect.name == "sqlite":
+        match = " AND ".join(f'"{word}"*' for word in words)
+        ids: Select[Any] = (
+            select(literal_column("rowid"))
+            .select_from(text("contacts_fts"))
+            .where(text("contacts_fts MATCH :fts_query").bindparams(fts_query=match))
+        )
+        return Contact.id.in_(ids)
+    tsquery = " & ".join(f"{word}:*" for word in words)
+    document = func.to_tsvector(
+        literal_column("'simple'"), Contact.search_text + " " + Contact.notes_text
+    )
+    return document.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
+
+
+def _filtered(
+    session: Session, query: ContactQuery, book_ids: Sequence[int], defs: Sequence[FieldDef]
+) -> Select[int]:
+    statement = select(Contact.id).where(Contact.collection_id.in_(book_ids))
+    statement = statement.where(Contact.kind.in_(("individual", "org")))
+    words = query_terms(query.q)
+    if words:
+        statement = statement.where(_fulltext(session, words))
+    if query.tag:
+        padded = "," + Contact.categories + ","
+        statement = statement.where(func.lower(padded).contains(f",{query.tag.lower()},"))
+    if query.company:
+        statement = statement.where(func.lower(Contact.organization) == query.company.lower())
+    if query.owner_id is not None:
+        statement = statement.where(Contact.owner_id == query.owner_id)
+    if query.kind in ("person", "company"):
+        statement = statement.where(
+            Contact.kind == ("org" if query.kind == "company" else "individual")
+        )
+    by_key = {d.key: d for d in defs}
+    for key, wanted in query.own.items():
+        definition = by_key.get(key)
+        if definition is None or not wanted.strip():
+            continue
+        if definition.field_type == "text":
+            condition = func.lower(CustomFieldValue.value).contains(wanted.strip().lower())
+        else:
+            condition = CustomFieldValue.value == wanted.strip()
+        statement = statement.where(
+            Contact.id.in_(
+                select(CustomFieldValue.contact_id)
+                .join(CustomFieldDefinition, CustomFieldDefinition.id == CustomFieldValue.field_id)
+                .where(CustomFieldDefinition.key == key, condition)
+            )
+        )
+    return statement
+
+
+def _first(model: type[ContactEmail] | type[ContactPhone], column: str) -> ColumnElement[str]:
+    value: ColumnElement[str] = (
+        select(getattr(model, column))
+        .where(and_(model.contact_id == Contact.id, model.position == 0))
+        .scalar_subquery()
+    )
+    return value
+
+
+def search(
+    session: Session,
+    viewer: User,
+    query: ContactQuery,
+    defs: Sequence[FieldDef],
+    *,
+    company_book: str = access.DEFAULT_COMPANY_BOOK,
+) -> ContactPage:
+    """One page of the contacts ``viewer`` sees that match ``query``."""
+    if query.sort not in SORTS:
+        raise ValidationError("unknown sort order %(sort)r", field="sort", sort=query.sort)
+    if query.page < 1:
+        raise ValidationError("there is no page %(page)s", field="page", page=query.page)
+    book_ids = list(access.books(session, viewer, company_book))
+    if not book_ids:
+        return ContactPage([], 0, 1, 1)
+    matching = _filtered(session, query, book_ids, defs).subquery()
+    total = session.scalar(select(func.count()).select_from(matching)) or 0
+    pages = max(1, math.ceil(total / query.per_page))
+    name = func.lower(Contact.formatted_name)
+    order = {
+        "name": (name.asc(), Contact.id),
+        "-name": (name.desc(), Contact.id),
+        "company": (func.lower(Contact.organization).asc(), name, Contact.id),
+        "-company": (func.lower(Contact.organization).desc(), name, Contact.id),
+        "updated": (Contact.updated_at.asc(), Contact.id),
+        "-updated": (Contact.updated_at.desc(), Contact.id),
+    }[query.sort]
+    city = (
+        select(ContactAddress.locality)
+        .where(ContactAddress.contact_id == Contact.id, ContactAddress.position == 0)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            Contact.id,
+            Contact.kind,
+            Contact.formatted_name,
+            Contact.organization,
+            _first(ContactEmail, "value"),
+            _first(ContactPhone, "value"),
+            city,
+            Contact.categories,
+            User.username,
+        )
+        .outerjoin(User, User.id == Contact.owner_id)
+        .where(Contact.id.in_(select(matching.c.id)))
+        .order_by(*order)
+        .offset((query.page - 1) * query.per_page)
+        .limit(query.per_page)
+    ).all()
+    ids = [row[0] for row in rows]
+    own: dict[int, dict[str, str]] = {i: {} for i in ids}
+    invalid: dict[int, set[str]] = {i: set() for i in ids}
+    if ids and defs:
+        for contact_id, key, value, valid in session.execute(
+            select(
+                CustomFieldValue.contact_id,
+                CustomFieldDefinition.key,
+                CustomFieldValue.value,
+                CustomFieldValue.valid,
+            )
+            .join(CustomFieldDefinition, CustomFieldDefinition.id == CustomFieldValue.field_id)
+            .where(CustomFieldValue.contact_id.in_(ids))
+        ):
+            own[contact_id][key] = value
+            if not valid:
+                invalid[contact_id].add(key)
+    result = [
+        ContactRow(
+            id=row[0],
+            kind="company" if row[1] == "org" else "person",
+            name=row[2] or row[3] or "-",
+            company=row[3] or "",
+            email=row[4] or "",
+            phone=row[5] or "",
+            city=row[6] or "",
+            tags=tuple(t for t in (row[7] or "").split(",") if t),
+            owner=row[8] or "",
+            own=own[row[0]],
+            invalid=frozenset(invalid[row[0]]),
+        )
+        for row in rows
+    ]
+    return ContactPage(result, total, query.page, pages)
+
+
+def tags_in_use(session: Session, book_ids: Sequence[int]) -> list[str]:
+    """Every tag of the visible contacts, for the filter's choices."""
+    found: set[str] = set()
+    for value in session.scalars(
+        select(Contact.categories)
+        .where(Contact.collection_id.in_(book_ids), Contact.categories != "")
+        .distinct()
+    ):
+        found.update(t for t in value.split(",") if t)
+    return sorted(found, key=str.lower)
+
+
+def companies(session: Session, book_ids: Sequence[int]) -> list[tuple[str, str]]:
+    """(uid, name) of every company card the viewer sees, by name."""
+    return [
+        (uid, name)
+        for uid, name in session.execute(
+            select(DavItem.uid, Contact.organization)
+            .join(DavItem, DavItem.id == Contact.item_id)
+            .where(Contact.collection_id.in_(book_ids), Contact.kind == "org")
+            .order_by(func.lower(Contact.organization))
+        )
+    ]

@@ -256,7 +256,7 @@ def accept(
     )
     session.add(record)
     session.flush()
-    summary = _summary(form, values)
+    summary = _summary(form, asked_fields(form, fields.definitions(session)), values)
     crm.add_event(
         session,
         contact_id,
@@ -278,8 +278,10 @@ def accept(
     return Accepted(contact_id, not matches, record.id)
 
 
-def _summary(form: ContactForm, values: Mapping[str, str]) -> str:
-    lines = [f"{key}: {value}" for key, value in values.items() if value]
+def _summary(form: ContactForm, asked: Sequence[Asked], values: Mapping[str, str]) -> str:
+    """What was sent, one "Label: value" line per field (in English: the
+    timeline and the notification keep what happened as it happened)."""
+    lines = [f"{a.label}: {values[a.key]}" for a in asked if values.get(a.key)]
     return f"{form.name}\n" + "\n".join(lines)
 
 

@@ -398,3 +398,16 @@ def test_the_snippet_token_endpoint_allows_any_origin(
     assert answer.status_code == 200
     assert answer.headers["access-control-allow-origin"] == "*"
     assert answer.json()["token"]
+
+
+def test_a_german_form_speaks_german(admin: WebClient, web_server: WebServer) -> None:
+    _, public_id = make_form(admin, form_language="de")
+    visitor = Visitor(web_server, public_id)
+    page, _ = visitor.load()
+    assert '<html lang="de">' in page.text
+    assert "Vorname" in page.text
+    assert "Datenschutzerklärung" in page.text
+    answer = visitor.fill_and_send({"email": "kaputt"})
+    assert answer.status_code == 400
+    assert field_error(answer.text, "email") == "Bitte geben Sie eine gültige E-Mail-Adresse ein."
+    visitor.close()

@@ -103,8 +103,15 @@ def test_build_embed_and_send_a_contact_form(
     )
     assert row == (f"{site}/contact.html", "Lena Auer", "Auer Bau")
 
+    [(contact,)] = web_server.query(
+        "SELECT contact_id FROM contact_emails WHERE value = :e", e=email
+    )
     with open_page(browser) as admin:
         log_in(admin, web_server)
+        admin.goto(f"{web_server.url}/web/contacts/{contact}")
+        expect(admin.get_by_role("heading", name="Lena Auer")).to_be_visible()
+        activity = admin.locator("#timeline")
+        expect(activity).to_contain_text("Message: Bitte um Rückruf.")
         admin.goto(form_page)
         consents = admin.get_by_role("region", name="Consent given")
         expect(consents.get_by_role("link", name="Lena Auer")).to_be_visible()

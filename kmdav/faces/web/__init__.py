@@ -103,6 +103,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *contacts.NAVIGATION,
             *NAVIGATION[1:],
             *admin_fields.NAVIGATION,
+            *duplicates.NAV,
             *forms.NAV,
         ),
     )

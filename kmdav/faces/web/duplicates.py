@@ -22,12 +22,24 @@ from kmdav.contacts import access, duplicates
 from kmdav.contacts.cards import ContactDraft
 from kmdav.contacts.service import ContactConflictError, ContactView
 from kmdav.errors import PermissionDeniedError, ValidationError
-from kmdav.faces.web._web import PREFIX, Call, FormErrors, action, error_page, page, redirect
+from kmdav.faces.web._web import (
+    PREFIX,
+    Call,
+    FormErrors,
+    NavEntry,
+    action,
+    error_page,
+    page,
+    redirect,
+)
 from kmdav.i18n import N_
 from kmdav.models import Contact, User
 
 PATH = PREFIX + "/contacts/duplicates"
 MERGE_PATH = PREFIX + "/contacts/merge"
+#: Merging needs the delete permission, which admins always hold; others
+#: open the page by its address.
+NAV = (NavEntry(PATH, N_("Duplicates"), admin_only=True),)
 NOTICES = {"merged": N_("The contacts were merged. Devices see one card at their next sync.")}
 REASONS = {
     duplicates.EMAIL: N_("same e-mail"),

@@ -152,15 +152,17 @@ def _deletions(word: str) -> set[str]:
 
 
 def _name_keys(person: _Person) -> set[str]:
+    """The blocking keys of a name, each prefixed with the address book."""
+    book = f"{person.collection_id}|"
     if person.kind == "org" or not person.family:
-        return (
-            {f"n:{person.kind}:{key}" for key in _deletions(person.name)} if person.name else set()
-        )
-    # A typo in the family name (given initial equal), or in the given name
-    # (family name equal).
-    keys = {f"f:{person.given[:1]}:{key}" for key in _deletions(person.family)}
-    if person.given:
-        keys |= {f"g:{person.family}:{key}" for key in _deletions(person.given)}
+        if not person.name:
+            return set()
+        return {book + "n" + person.kind + ":" + key for key in _deletions(person.name)}
+    # A typo in the family name (the given name's initial equal), or further
+    # on in the given name (the family name and two first letters equal).
+    prefix = book + "f" + person.given[:1] + ":"
+    keys = {prefix + key for key in _deletions(person.family)}
+    keys.add(book + "g" + person.given[:2] + ":" + person.family)
     return keys
 
 
@@ -194,14 +196,20 @@ def _same_value_groups(rows: Iterable[tuple[int, int, str]]) -> list[list[int]]:
 
 
 def _similar_names(people: list[_Person], pairs: _Pairs) -> None:
-    blocks: dict[tuple[int, str], list[_Person]] = defaultdict(list)
+    # Most keys belong to one contact: lists are made only for shared keys.
+    first: dict[str, _Person] = {}
+    blocks: dict[str, list[_Person]] = {}
     for person in people:
         for key in _name_keys(person):
-            blocks[(person.collection_id, key)].append(person)
+            holder = first.setdefault(key, person)
+            if holder is not person:
+                members = blocks.get(key)
+                if members is None:
+                    blocks[key] = [holder, person]
+                else:
+                    members.append(person)
     compared: set[tuple[int, int]] = set()
     for members in blocks.values():
-        if len(members) < 2:
-            continue
         if len(members) > MAX_BLOCK:
             exact: dict[str, list[int]] = defaultdict(list)
             for person in members:

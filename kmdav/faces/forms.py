@@ -224,7 +224,7 @@ class PublicForms:
             self.tokens.check(form.public_id, token)
         except ValidationError as error:
             # Too fast: keep the token, the clock keeps running; else a new one.
-            keep = token if error.message.startswith("This form was sent too quickly") else ""
+            keep = token if isinstance(error, spam.TooFast) else ""
             return self.render(
                 request,
                 form,

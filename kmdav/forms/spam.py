@@ -31,6 +31,10 @@ _SALT = "kmdav.forms.token"
 PAGE, SNIPPET = "page", "snippet"
 
 
+class TooFast(ValidationError):
+    """Sent sooner than the minimum fill time after the page was served."""
+
+
 @dataclass(frozen=True)
 class TokenCheck:
     """An accepted token: page or snippet, and its age in seconds."""
@@ -74,7 +78,7 @@ class TimeTokens:
         if age > limit:
             raise expired
         if kind == PAGE and age < self.settings.min_fill_seconds:
-            raise ValidationError(
+            raise TooFast(
                 "This form was sent too quickly. Please wait a few seconds and send it again.",
                 field=TOKEN_FIELD,
             )

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from kmdav import audit
 from kmdav.accounts.permissions import has_permission
+from kmdav.contacts import fields
 from kmdav.errors import NotFoundError, ValidationError
 from kmdav.i18n import LANGUAGES, N_
 from kmdav.models import (
@@ -31,7 +32,6 @@ from kmdav.models import (
     ConsentText,
     Contact,
     ContactForm,
-    CustomFieldDefinition,
     User,
     utcnow,
 )
@@ -102,16 +102,6 @@ def may_build(session: Session, user_id: int) -> bool:
     )
 
 
-def own_fields(session: Session) -> list[CustomFieldDefinition]:
-    return list(
-        session.scalars(
-            select(CustomFieldDefinition).order_by(
-                CustomFieldDefinition.position, CustomFieldDefinition.id
-            )
-        )
-    )
-
-
 def web_url(value: str, field: str) -> str:
     """``value`` as an absolute http(s) address, or :class:`ValidationError`."""
     url = value.strip()
@@ -136,7 +126,7 @@ def _check(session: Session, spec: FormSpec) -> FormSpec:
         raise ValidationError("the name must be one line", field="name")
     if spec.language not in LANGUAGES:
         raise ValidationError("choose a language from the list", field="language")
-    known_own = {f.key for f in own_fields(session)}
+    known_own = {f.key for f in fields.definitions(session)}
     seen: set[str] = set()
     for choice in spec.fields:
         if choice.key in seen:

@@ -155,9 +155,14 @@ def draft_of(values: Mapping[str, str]) -> ContactDraft:
         for key, value in values.items()
         if key.startswith(builder.CUSTOM_PREFIX) and value
     }
+    family = values.get("family_name", "")
+    if not (family or values.get("given_name")):
+        # A card needs a name; the address (or number) stands in until
+        # someone knows better.
+        family = values.get("email") or values.get("phone") or values.get("company", "")
     return ContactDraft(
         given_name=values.get("given_name", ""),
-        family_name=values.get("family_name", ""),
+        family_name=family,
         company=values.get("company", ""),
         title=values.get("title", ""),
         emails=(LabeledValue(values["email"]),) if values.get("email") else (),

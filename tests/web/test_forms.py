@@ -411,3 +411,34 @@ def test_a_german_form_speaks_german(admin: WebClient, web_server: WebServer) ->
     assert answer.status_code == 400
     assert field_error(answer.text, "email") == "Bitte geben Sie eine gültige E-Mail-Adresse ein."
     visitor.close()
+
+
+def test_own_fields_are_asked_checked_and_stored(admin: WebClient, web_server: WebServer) -> None:
+    key = "SIZE" + secrets.token_hex(2).upper()
+    made = admin.post(
+        "/web/admin/fields",
+        {"key": key, "label": f"Size {key}", "field_type": "select", "options": "S\nM\nL"},
+    )
+    assert made.status_code == 303, made.text
+    _, public_id = make_form(
+        admin, ask=["email", f"custom:{key}"], required=["email", f"custom:{key}"]
+    )
+    visitor = Visitor(web_server, public_id)
+    page, _ = visitor.load()
+    assert f"Size {key}" in page.text
+    assert "<option>M</option>" in page.text
+    email = f"{unique('size')}@example.org"
+    wrong = visitor.fill_and_send({"email": email, f"custom:{key}": "XXL", "consent": "on"})
+    assert wrong.status_code == 400
+    assert "is not one of the options" in field_error(wrong.text, f"custom:{key}")
+    right = visitor.fill_and_send({"email": email, f"custom:{key}": "m", "consent": "on"})
+    assert right.status_code == 200, right.text
+    [(contact_id,)] = web_server.query(
+        "SELECT contact_id FROM contact_emails WHERE value = :e", e=email
+    )
+    [card] = web_server.query(
+        "SELECT i.body FROM dav_items i JOIN contacts c ON c.item_id = i.id WHERE c.id = :c",
+        c=contact_id,
+    )
+    assert f"X-KMDAV-{key}:M" in card[0]
+    visitor.close()

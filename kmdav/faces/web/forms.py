@@ -154,7 +154,7 @@ def _edit_page(
     call: Call, form: ContactForm | None, *, errors: FormErrors | None = None, status: int = 200
 ) -> Response:
     available = [(f.key, f.label) for f in builder.STANDARD_FIELDS] + [
-        (builder.CUSTOM_PREFIX + f.key, f.label) for f in builder.own_fields(call.session)
+        (builder.CUSTOM_PREFIX + f.key, f.label) for f in fields.definitions(call.session)
     ]
     snippet, iframe = _snippets(call, form) if form is not None else ("", "")
     return call.render(

@@ -40,6 +40,7 @@ class Rights(radicale_rights.BaseRights):
     def authorization(self, user: str, user_groups: set[str], path: str) -> str:
         if not user:
             return ""
+        state.user = user
         key = ("rights", user, path)
         cached = state.cache.get(key)
         if cached is None:

@@ -345,8 +345,14 @@ def create_contact(
     via: audit.Actor | None = None,
     require_fields: bool = True,
     event_text: str = "",
+    defs: Sequence[FieldDef] | None = None,
 ) -> int:
-    """Store a new contact; returns its id.  Default book: the company's."""
+    """Store a new contact; returns its id.  Default book: the company's.
+
+    ``defs``: the own-field definitions when the caller has them (an import
+    storing many contacts reads them once); ``event_text`` goes into the
+    timeline's "created" entry (e.g. "imported from contacts.csv").
+    """
     access.require(session, actor, "create")
     if collection_id is None:
         collection = provisioning.ensure_company_addressbook(session, company_book)
@@ -357,7 +363,7 @@ def create_contact(
         collection = found
     if not access.books(session, actor, company_book).get(collection.id, False):
         raise PermissionDeniedError("you may not write to this address book")
-    defs = fields.definitions(session)
+    defs = fields.definitions(session) if defs is None else defs
     clean = validate_draft(draft, defs, require_fields=require_fields)
     uid = str(uuid.uuid4())
     text = build_card(clean, uid=uid, fields=defs)
@@ -398,12 +404,16 @@ def update_contact(
     company_book: str = access.DEFAULT_COMPANY_BOOK,
     via: audit.Actor | None = None,
     require_fields: bool = True,
+    defs: Sequence[FieldDef] | None = None,
 ) -> None:
     """Patch the stored card with ``draft``; ``etag`` is what the form was
     rendered from.  A stale ETag raises :class:`ContactConflictError`."""
     access.require(session, actor, "edit")
-    _, item, collection, writable = _visible(session, actor, contact_id, company_book)
-    defs = fields.definitions(session)
+    contact, item, collection, writable = _visible(session, actor, contact_id, company_book)
+    if contact.kind not in ("individual", "org"):
+        # A contact group (KIND:group, X-ADDRESSBOOKSERVER-KIND:group) is edited on devices.
+        raise ValidationError("a contact group is edited on the devices, not here")
+    defs = fields.definitions(session) if defs is None else defs
     current, invalid = _draft_of(session, contact_id, item.body, defs)
     if etag != item.etag:
         raise ContactConflictError(current, item.etag, invalid)

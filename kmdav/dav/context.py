@@ -46,6 +46,8 @@ class RequestState(threading.local):
         self.in_request = False
         #: The HTTP method of the DAV request (rights differ for MKCALENDAR).
         self.method: str = ""
+        #: The logged-in DAV user (set by the rights plugin; for timelines).
+        self.user: str = ""
         #: The transaction opened by ``acquire_lock``.
         self.session: Session | None = None
         #: (request path, body text) of a PUT, so upload can store it verbatim.

@@ -19,12 +19,14 @@ from kmdav.contacts import cards
 from kmdav.contacts.fieldtypes import FieldDef
 from kmdav.contacts.words import index_text
 from kmdav.dav import ical, vcard
+from kmdav.dav.context import state
 from kmdav.dav.items import CollectionRef
 from kmdav.models import (
     CalendarObject,
     Contact,
     ContactAddress,
     ContactEmail,
+    ContactEvent,
     ContactPhone,
     CustomFieldDefinition,
     CustomFieldValue,
@@ -59,6 +61,7 @@ _OWN_VALUES = (
     .where(CustomFieldValue.contact_id == bindparam("contact"))
 )
 COMPANY_UID_KEY = "COMPANY-UID"
+_INSERT_EVENT = insert(ContactEvent)
 _CALENDAR_OBJECT_OF_ITEM = select(CalendarObject.id).where(
     CalendarObject.item_id == bindparam("item")
 )
@@ -114,6 +117,7 @@ def _project_card(
         "company_uid": fields.custom.get(COMPANY_UID_KEY, "")[:255],
     }
     contact_id = None if new else connection.execute(_CONTACT_OF_ITEM, {"item": item_id}).scalar()
+    existed = contact_id is not None
     # Own fields are read against the values held before, so before the write.
     own = own_field_values(connection, contact_id, text)
     values["search_text"] = search_text(fields, [value for _, value, _ in own])
@@ -136,6 +140,19 @@ def _project_card(
                 _INSERT_ROWS[model],
                 [{"contact_id": contact_id, "position": i, **row} for i, row in enumerate(rows)],
             )
+    if state.in_request and state.method == "PUT":
+        # A device wrote the card: the contact's timeline says so.
+        connection.execute(
+            _INSERT_EVENT,
+            {
+                "contact_id": contact_id,
+                "kind": "device_update" if existed else "device_create",
+                "at": utcnow(),
+                "actor_name": state.user[:200],
+                "text": "",
+                "ref": "",
+            },
+        )
     if own:
         connection.execute(
             _INSERT_ROWS[CustomFieldValue],

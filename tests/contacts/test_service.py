@@ -151,3 +151,17 @@ def test_own_field_changes_from_web_and_phone_reach_the_projection(
     phone = body.replace("Kundennummer: 2", "Kundennummer: 3")
     dav.store_item(session, book, view.href, dav.DavObject(phone, view.uid, "VCARD", 0, 0))
     assert service.stored_values(session, contact_id)[0] == {"KNR": "3"}
+
+
+def test_groups_are_not_edited_here(session: Session, alice: User) -> None:
+    book = repository.get_collection(session, BOOK)
+    assert book is not None
+    card = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:g1\r\nKIND:group\r\nFN:Board\r\nEND:VCARD\r\n"
+    dav.store_item(session, book, "g1.vcf", dav.DavObject(card, "g1", "VCARD", 0, 0))
+    contact_id = session.scalar(select(Contact.id).where(Contact.formatted_name == "Board"))
+    assert contact_id is not None
+    view = service.get_contact(session, alice, contact_id)
+    with pytest.raises(ValidationError):
+        service.update_contact(
+            session, actor=alice, contact_id=contact_id, draft=view.draft, etag=view.etag
+        )

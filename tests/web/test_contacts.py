@@ -134,6 +134,7 @@ def test_web_edit_reaches_the_phone_and_phone_edit_reaches_the_web(
         assert put.status_code in (201, 204), put.text
         page = web.get(f"/web/contacts/{contact_id}").text
         assert re.search(rf'data-key="{number}">4242', page), page[page.find("own-fields") :][:1500]
+        assert f"changed on a device · {name}" in page  # the timeline names the device's user
 
         # An invalid value from the phone is kept and flagged, never dropped.
         body = phone.get(card_url).text

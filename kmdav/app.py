@@ -15,6 +15,7 @@ from starlette.routing import Route
 from kmdav import __version__, migrate
 from kmdav.db import Database, ping
 from kmdav.faces.dav import dav_routes
+from kmdav.faces.forms import forms_routes
 from kmdav.faces.ics import ics_routes
 from kmdav.faces.web import localized_templates, visitor_language, web_routes
 from kmdav.jobs import service as jobs_service
@@ -68,7 +69,7 @@ def create_app(settings: Settings) -> Starlette:
             status_code=200 if healthy else 503,
         )
 
-    templates, _ = localized_templates()
+    templates, translations = localized_templates()
 
     def index(request: Request) -> HTMLResponse:
         base_url = str(request.base_url).rstrip("/")
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
             *dav_routes(settings, database),
             *web_routes(settings, database),
             *ics_routes(database),
+            *forms_routes(settings, database, templates, translations),
         ],
         lifespan=lifespan,
     )

@@ -140,6 +140,22 @@ class MailSettings(BaseModel):
     ca_file: Path | None = None
 
 
+class FormsSettings(BaseModel):
+    """Public website contact forms (``/f/``): spam defence and limits."""
+
+    #: A form sent sooner than this after its page was served is refused (bots fill at once).
+    min_fill_seconds: float = Field(default=3, ge=0)
+    #: A form page older than this is refused (the visitor reloads it).
+    max_age_seconds: int = Field(default=24 * 3600, ge=60)
+    #: How long the token in an embed snippet stays valid (the snippet is pasted into a site).
+    snippet_max_age_seconds: int = Field(default=400 * 24 * 3600, ge=60)
+    #: Submissions allowed per client address within ``window_seconds`` (all forms).
+    submissions_allowed: int = Field(default=10, ge=1)
+    window_seconds: int = Field(default=3600, ge=1)
+    #: Largest request body a submission may have.
+    max_body_bytes: int = Field(default=32 * 1024, ge=1024)
+
+
 class Settings(BaseSettings):
     """All of kmdav's configuration."""
 
@@ -160,6 +176,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     jobs: JobsSettings = JobsSettings()
     mail: MailSettings = MailSettings()
+    forms: FormsSettings = FormsSettings()
     licence: LicenceSettings = LicenceSettings()
 
     @field_validator("database_url")

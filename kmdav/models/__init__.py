@@ -24,6 +24,7 @@ from kmdav.models.contacts import (
 )
 from kmdav.models.dav import CollectionShare, DavChange, DavCollection, DavItem
 from kmdav.models.feeds import CalendarFeed
+from kmdav.models.forms import ConsentRecord, ConsentText, ContactForm, ContactUidAlias
 from kmdav.models.imports import ContactImport, ContactImportRow
 from kmdav.models.jobs import Job
 
@@ -34,14 +35,18 @@ __all__ = [
     "CalendarFeed",
     "CalendarObject",
     "CollectionShare",
+    "ConsentRecord",
+    "ConsentText",
     "Contact",
     "ContactAddress",
     "ContactEmail",
     "ContactEvent",
+    "ContactForm",
     "ContactImport",
     "ContactImportRow",
     "ContactNote",
     "ContactPhone",
+    "ContactUidAlias",
     "CustomFieldDefinition",
     "CustomFieldValue",
     "DavChange",

@@ -21,6 +21,8 @@ from kmdav.faces.web import (
     contacts,
     contacts_import,
     devices,
+    duplicates,
+    forms,
     jobs,
     language,
     sharing,
@@ -59,6 +61,7 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
         "SELECT id, collection_id, user_id, name, token_hash, revoked_at FROM calendar_feeds "
         "ORDER BY id"
     )
+    contact_forms = server.query("SELECT id, name, deleted_at FROM contact_forms ORDER BY id")
     contact_rows = server.query(
         "SELECT id, item_id, owner_id, formatted_name, notes_text FROM contacts ORDER BY id"
     )
@@ -67,6 +70,7 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
     )
     items = server.query("SELECT id, etag FROM dav_items ORDER BY id")
     tables = (
+        contact_forms,
         contact_rows,
         field_rows,
         items,
@@ -100,7 +104,18 @@ ADMIN_ROUTES = [
 NO_FIELD = "NOKEY"
 
 #: Every module of the web face that declares routes.
-WEB_MODULES = (auth, language, devices, account, sharing, jobs, contacts_import, contacts)
+WEB_MODULES = (
+    auth,
+    language,
+    devices,
+    account,
+    sharing,
+    jobs,
+    contacts_import,
+    contacts,
+    forms,
+    duplicates,
+)
 
 
 def _post_paths(**ids: int) -> set[str]:
@@ -179,6 +194,22 @@ def _feed(admin: WebClient, server: WebServer, calendar_id: int) -> int:
     return int(server.query("SELECT max(id) FROM calendar_feeds")[0][0])
 
 
+def _contact_form(admin: WebClient) -> int:
+    """A website contact form, made in the builder."""
+    made = admin.post(
+        "/web/forms",
+        {
+            "name": unique("form"),
+            "ask": ["email"],
+            "required": ["email"],
+            "consent_text": "I agree.",
+            "privacy_url": "https://example.com/privacy",
+        },
+    )
+    assert made.status_code == 303, made.text
+    return int(made.headers["location"].split("/")[-1].split("?")[0])
+
+
 @pytest.mark.parametrize("token", [None, "", "wrong-token"], ids=["missing", "empty", "wrong"])
 def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     web_server: WebServer, admin: WebClient, token: str | None
@@ -192,6 +223,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
     group_id = _group_with_member(admin, web_server, victim_id)
     calendar_id, share_id = _shared_calendar(admin, web_server, victim)
     feed_id = _feed(admin, web_server, calendar_id)
+    contact_form_id = _contact_form(admin)
     made = admin.post("/web/contacts/new", {"kind": "person", "given_name": unique("probe")})
     contact_id = int(made.headers["location"].rsplit("/", 1)[1].split("?")[0])
     forms = {
@@ -234,6 +266,10 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         "/web/login/code": {"code": "123456"},
         "/web/logout": {},
         "/web/login": {"login": ADMIN[0], "password": ADMIN[1]},
+        "/web/forms": {"name": "planted form"},
+        f"/web/forms/{contact_form_id}": {"name": "renamed form"},
+        f"/web/forms/{contact_form_id}/delete": {},
+        "/web/contacts/merge": {"ids": ["1", "2"], "survivor": "1"},
     }
     # Every form of the web face is probed, including ones added later.
     assert set(forms) == _post_paths(
@@ -244,6 +280,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         share_id=share_id,
         feed_id=feed_id,
         job_id=NO_JOB,
+        form_id=contact_form_id,
         contact_id=contact_id,
         import_id=NO_JOB,
     )

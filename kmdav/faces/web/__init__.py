@@ -4,8 +4,9 @@ One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
 ``admin_mail``, ``contacts``, ``contacts_import``, ``contacts_export``,
-``admin_fields``); ``_web`` holds what they share, ``_session`` the signed
-session cookie.  Pages call services; they never write tables themselves.
+``admin_fields``, ``forms``, ``duplicates``); ``_web`` holds what they share,
+``_session`` the signed session cookie.  Pages call services; they never
+write tables themselves.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from kmdav.faces.web import (
     contacts_import,
     dashboard,
     devices,
+    duplicates,
+    forms,
     jobs,
     language,
     sharing,
@@ -104,6 +107,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *contacts_import.NAVIGATION,
             *NAVIGATION[1:],
             *admin_fields.NAVIGATION,
+            *duplicates.NAV,
+            *forms.NAV,
         ),
     )
     static = StaticFiles(directory=str(files("kmdav.webui") / "static"))
@@ -125,6 +130,9 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *admin_licence.routes,
             *contacts_import.routes,
             *contacts_export.routes,
+            *forms.routes,
+            # Before the contact pages: /contacts/duplicates and /contacts/merge.
+            *duplicates.routes,
             *contacts.routes,
             *admin_fields.routes,
             Mount("/static", app=static, name="web_static"),

@@ -56,6 +56,8 @@ class WebSettings(BaseModel):
     #: Failed web logins per (login name, address) tolerated within the window.
     login_failures_allowed: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=300, ge=1)
+    #: IANA time zone of the web calendar for users who chose none.
+    default_time_zone: str = "Europe/Vienna"
 
 
 #: A price per user and month: a non-negative decimal with at most 4 places.

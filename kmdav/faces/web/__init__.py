@@ -3,7 +3,7 @@
 One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
-``admin_mail``); ``_web`` holds what they share, ``_session`` the signed
+``admin_mail``, ``calendar``, ``tasks``); ``_web`` holds what they share, ``_session`` the signed
 session cookie.  Pages call services; they never write tables themselves.
 """
 
@@ -29,11 +29,13 @@ from kmdav.faces.web import (
     admin_user_detail,
     admin_users,
     auth,
+    calendar,
     dashboard,
     devices,
     jobs,
     language,
     sharing,
+    tasks,
 )
 from kmdav.faces.web._session import SessionCodec
 from kmdav.faces.web._web import NAVIGATION, PREFIX, Web, WebApp, visitor_language
@@ -93,7 +95,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
         translations=translations,
         settings=settings,
         # Modules add their entries here, declared next to their routes.
-        navigation=NAVIGATION,
+        navigation=(*NAVIGATION, *calendar.NAV, *tasks.NAV),
     )
     static = StaticFiles(directory=str(files("kmdav.webui") / "static"))
     router = Router(
@@ -112,6 +114,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *jobs.routes,
             *admin_group_detail.routes,
             *admin_licence.routes,
+            *calendar.routes,
+            *tasks.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

@@ -1,0 +1,409 @@
+"""Occurrences of events and tasks in a window, in the viewer's time zone.
+
+Our own expansion on ``icalendar`` (which reads TZIDs, also custom
+VTIMEZONEs) and ``dateutil.rrule``: the tests compare it with the
+independent ``recurring-ical-events`` package.  Rules:
+
+- zoned times repeat at the same wall-clock time in their zone (so a 09:00
+  meeting in Vienna stays at 09:00 across DST), then are shown in the
+  viewer's zone; floating times and all-day dates are the viewer's own
+  wall-clock time;
+- EXDATE removes occurrences (a DATE removes the occurrence on that day,
+  also from a DATE-TIME series); RDATE adds (also PERIODs);
+- a component with RECURRENCE-ID replaces the occurrence it names, wherever
+  it moved it;
+- the duration is DTEND - DTSTART (wall-clock), else DURATION, else one
+  day for dates and none for times.
+
+Expansion is bounded: at most :data:`MAX_STEPS` rule steps per series and
+:data:`MAX_PER_SERIES` occurrences of one series per window; a series that
+hits a bound is reported (``truncated``) so the page can say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+import icalendar
+from dateutil.rrule import rrule, rrulestr
+
+#: Rule steps walked per series and window (from DTSTART on).
+MAX_STEPS = 100_000
+#: Occurrences of one series shown in one window.
+MAX_PER_SERIES = 1_000
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    uid: str
+    summary: str
+    location: str
+    #: In the viewer's zone; all-day occurrences start at local midnight.
+    start: datetime
+    end: datetime
+    all_day: bool
+    #: The occurrence's RECURRENCE-ID as iCalendar text (``""`` for single events).
+    rid: str
+    recurring: bool
+    is_override: bool
+    status: str = ""
+
+    @property
+    def days(self) -> int:
+        """Calendar days the occurrence touches (at least one)."""
+        last = self.end - timedelta(microseconds=1) if self.end > self.start else self.end
+        return (last.date() - self.start.date()).days + 1
+
+
+@dataclass
+class Expansion:
+    occurrences: list[Occurrence] = field(default_factory=list)
+    #: UIDs of series that hit a bound (not every occurrence is shown).
+    truncated: list[str] = field(default_factory=list)
+    #: UIDs of objects that could not be read at all.
+    unreadable: list[str] = field(default_factory=list)
+
+
+def rid_text(value: date | datetime) -> str:
+    """A RECURRENCE-ID as iCalendar text: UTC for zoned times."""
+    if not isinstance(value, datetime):
+        return value.strftime("%Y%m%d")
+    if value.tzinfo is None:
+        return value.strftime("%Y%m%dT%H%M%S")
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def parse_rid(text: str) -> date | datetime:
+    """The inverse of :func:`rid_text`; ValueError when it is none."""
+    raw = text.strip()
+    if len(raw) == 8:
+        return datetime.strptime(raw, "%Y%m%d").date()
+    if raw.endswith("Z"):
+        return datetime.strptime(raw[:-1], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return datetime.strptime(raw, "%Y%m%dT%H%M%S")
+
+
+def _key(value: date | datetime) -> tuple[str, Any]:
+    if not isinstance(value, datetime):
+        return ("d", value)
+    if value.tzinfo is None:
+        return ("f", value)
+    return ("u", value.astimezone(UTC))
+
+
+def _local(value: date | datetime, viewer: tzinfo) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(), viewer)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=viewer)
+    return value.astimezone(viewer)
+
+
+def _naive(value: date | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, time())
+
+
+def _dt(component: Any, name: str) -> date | datetime | None:
+    prop = component.get(name)
+    if prop is None:
+        return None
+    value = prop.dt
+    return value if isinstance(value, date) else None
+
+
+def _duration(component: Any, start: date | datetime) -> timedelta:
+    end = _dt(component, "DTEND") or _dt(component, "DUE")
+    if end is not None:
+        if isinstance(start, datetime) and isinstance(end, datetime):
+            if (start.tzinfo is None) != (end.tzinfo is None):
+                return end.replace(tzinfo=None) - start.replace(tzinfo=None)
+            if start.tzinfo is not None and end.tzinfo is not None:
+                end = end.astimezone(start.tzinfo)
+            return end - start
+        return _naive(end) - _naive(start)
+    duration = component.get("DURATION")
+    if duration is not None and isinstance(duration.dt, timedelta):
+        return duration.dt
+    return timedelta(days=1) if not isinstance(start, datetime) else timedelta(0)
+
+
+def _values(component: Any, name: str) -> Iterator[Any]:
+    props = component.get(name)
+    if props is None:
+        return
+    for prop in props if isinstance(props, list) else [props]:
+        for item in prop.dts:
+            yield item.dt
+
+
+def _like(value: date | datetime, start: date | datetime) -> date | datetime:
+    """An RDATE/EXDATE in the form of DTSTART (for matching and expansion)."""
+    if not isinstance(start, datetime):
+        return value.date() if isinstance(value, datetime) else value
+    if not isinstance(value, datetime):
+        return datetime.combine(value, start.time(), start.tzinfo)
+    if start.tzinfo is None:
+        return value.replace(tzinfo=None)
+    return value if value.tzinfo is not None else value.replace(tzinfo=start.tzinfo)
+
+
+class _Window:
+    """[start, end) in UTC, with the viewer's zone for floating values."""
+
+    def __init__(self, start: datetime, end: datetime, viewer: tzinfo) -> None:
+        self.start = start
+        self.end = end
+        self.viewer = viewer
+
+    def bounds_like(self, first: date | datetime, duration: timedelta) -> tuple[datetime, datetime]:
+        """The range of *starts* that may overlap, in the form of ``first``."""
+        lo = self.start - max(duration, timedelta(0)) - timedelta(days=1)
+        hi = self.end + timedelta(days=1)
+        if isinstance(first, datetime) and first.tzinfo is not None:
+            return lo, hi
+        # floating / dates: the viewer's wall clock
+        return (
+            lo.astimezone(self.viewer).replace(tzinfo=None),
+            hi.astimezone(self.viewer).replace(tzinfo=None),
+        )
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        if end <= start:
+            return self.start <= start < self.end
+        return start < self.end and end > self.start
+
+
+def build_rule(text: str, first: date | datetime) -> rrule:
+    """A dateutil rule from an RRULE value, its UNTIL brought into the form
+    of DTSTART (dateutil wants both zoned or both floating); ValueError
+    when it cannot be read."""
+    parts = [p for p in text.split(";") if p]
+    rest = [p for p in parts if not p.upper().startswith("UNTIL=")]
+    dtstart = first if isinstance(first, datetime) else _naive(first)
+    parsed = rrulestr(";".join(rest), dtstart=dtstart)
+    if not isinstance(parsed, rrule):
+        raise ValueError("not a single rule")
+    until_text = next((p[6:] for p in parts if p.upper().startswith("UNTIL=")), "")
+    if not until_text:
+        return parsed
+    value = _until_value(until_text)
+    if isinstance(first, datetime) and first.tzinfo is not None:
+        if not isinstance(value, datetime):
+            value = datetime.combine(value, time.max, first.tzinfo)
+        elif value.tzinfo is None:
+            value = value.replace(tzinfo=first.tzinfo)
+    elif isinstance(value, datetime):
+        if value.tzinfo is not None:
+            # a floating or all-day series with a UTC UNTIL: compare wall times
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        if not isinstance(first, datetime):
+            value = datetime.combine(value.date(), time.max)
+    else:
+        value = datetime.combine(value, time.max)
+    return parsed.replace(until=value)
+
+
+def _until_value(text: str) -> date | datetime:
+    raw = text.strip()
+    if len(raw) == 8:
+        return datetime.strptime(raw, "%Y%m%d").date()
+    if raw.upper().endswith("Z"):
+        return datetime.strptime(raw[:-1], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return datetime.strptime(raw, "%Y%m%dT%H%M%S")
+
+
+def _rule(prop: Any, first: date | datetime) -> rrule:
+    return build_rule(prop.to_ical().decode(), first)
+
+
+def _starts(
+    master: Any, first: date | datetime, window: _Window, duration: timedelta
+) -> tuple[list[date | datetime], bool]:
+    """Starts of the series that may overlap the window; True when bounded."""
+    lo, hi = window.bounds_like(first, duration)
+    found: list[date | datetime] = []
+    truncated = False
+    rules = master.get("RRULE")
+    for prop in rules if isinstance(rules, list) else ([rules] if rules is not None else []):
+        for steps, value in enumerate(_rule(prop, first), start=1):
+            if value >= hi:
+                break
+            if steps > MAX_STEPS or len(found) > MAX_PER_SERIES:
+                truncated = True
+                break
+            if value >= lo:
+                found.append(value if isinstance(first, datetime) else value.date())
+    seen = {_key(v) for v in found}
+    if _key(first) not in seen:  # DTSTART is always the first occurrence
+        seen.add(_key(first))
+        found.append(first)
+    for value in _values(master, "RDATE"):
+        start = _like(value[0] if isinstance(value, tuple) else value, first)
+        if _key(start) not in seen:
+            seen.add(_key(start))
+            found.append(start)
+    return found, truncated
+
+
+def _excluded(master: Any, first: date | datetime) -> tuple[set[Any], set[date]]:
+    keys: set[Any] = set()
+    days: set[date] = set()
+    for value in _values(master, "EXDATE"):
+        if not isinstance(value, datetime):
+            days.add(value)
+        keys.add(_key(_like(value, first)))
+    return keys, days
+
+
+def _is_excluded(value: date | datetime, keys: set[Any], days: set[date]) -> bool:
+    if _key(value) in keys:
+        return True
+    day = value.date() if isinstance(value, datetime) else value
+    return day in days
+
+
+def _occurrence(
+    component: Any,
+    start: date | datetime,
+    duration: timedelta,
+    window: _Window,
+    *,
+    rid: str,
+    recurring: bool,
+    is_override: bool,
+) -> Occurrence | None:
+    if isinstance(start, datetime):
+        end_value: date | datetime = start + duration
+    else:
+        end_value = start + timedelta(days=duration.days)
+    local_start = _local(start, window.viewer)
+    local_end = _local(end_value, window.viewer)
+    if not window.overlaps(local_start.astimezone(UTC), local_end.astimezone(UTC)):
+        return None
+    return Occurrence(
+        uid=str(component.get("UID", "")),
+        summary=str(component.get("SUMMARY", "")),
+        location=str(component.get("LOCATION", "")),
+        start=local_start,
+        end=local_end,
+        all_day=not isinstance(start, datetime),
+        rid=rid,
+        recurring=recurring,
+        is_override=is_override,
+        status=str(component.get("STATUS", "")).upper(),
+    )
+
+
+def expand_components(components: list[Any], window: _Window, expansion: Expansion) -> None:
+    """Add the occurrences of one resource's components (one UID) in ``window``."""
+    masters = [c for c in components if c.get("RECURRENCE-ID") is None]
+    moved = {
+        _key(c["RECURRENCE-ID"].dt): c for c in components if c.get("RECURRENCE-ID") is not None
+    }
+    master = masters[0] if masters else None
+    recurring = master is not None and bool(master.get("RRULE") or master.get("RDATE"))
+    if master is not None:
+        first = _dt(master, "DTSTART")
+        if first is None:
+            first = _dt(master, "DUE")
+        if first is not None:
+            duration = _duration(master, first)
+            starts, truncated = _starts(master, first, window, duration)
+            if truncated:
+                expansion.truncated.append(str(master.get("UID", "")))
+            keys, days = _excluded(master, first)
+            for start in starts:
+                if _key(start) in moved or (recurring and _is_excluded(start, keys, days)):
+                    continue
+                found = _occurrence(
+                    master,
+                    start,
+                    duration,
+                    window,
+                    rid=rid_text(start) if recurring else "",
+                    recurring=recurring,
+                    is_override=False,
+                )
+                if found is not None:
+                    expansion.occurrences.append(found)
+    for component in moved.values():
+        start = _dt(component, "DTSTART") or component["RECURRENCE-ID"].dt
+        found = _occurrence(
+            component,
+            start,
+            _duration(component, start),
+            window,
+            rid=rid_text(component["RECURRENCE-ID"].dt),
+            recurring=True,
+            is_override=True,
+        )
+        if found is not None:
+            expansion.occurrences.append(found)
+
+
+def expand(
+    text: str,
+    start: datetime,
+    end: datetime,
+    viewer: tzinfo,
+    *,
+    component: str = "VEVENT",
+    expansion: Expansion | None = None,
+) -> Expansion:
+    """The occurrences of ``component`` in the object ``text`` that overlap
+    [start, end) (aware datetimes), in ``viewer``'s zone."""
+    result = expansion if expansion is not None else Expansion()
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+        by_uid: dict[str, list[Any]] = {}
+        for found in calendar.walk(component):
+            by_uid.setdefault(str(found.get("UID", "")), []).append(found)
+        window = _Window(start.astimezone(UTC), end.astimezone(UTC), viewer)
+        for components in by_uid.values():
+            expand_components(components, window, result)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        result.unreadable.append(text.split("UID:", 1)[-1].split("\n", 1)[0].strip())
+    return result
+
+
+def single(
+    uid: str,
+    summary: str,
+    location: str,
+    start: datetime,
+    end: datetime,
+    *,
+    all_day: bool,
+    floating: bool,
+    viewer: tzinfo,
+    status: str = "",
+) -> Occurrence:
+    """An occurrence of a non-recurring event from projection columns (stored
+    in UTC; all-day and floating values were read as UTC wall-clock)."""
+    if all_day or floating:
+        local_start = start.replace(tzinfo=None).replace(tzinfo=viewer)
+        local_end = end.replace(tzinfo=None).replace(tzinfo=viewer)
+    else:
+        local_start = start.astimezone(viewer)
+        local_end = end.astimezone(viewer)
+    return Occurrence(
+        uid=uid,
+        summary=summary,
+        location=location,
+        start=local_start,
+        end=local_end,
+        all_day=all_day,
+        rid="",
+        recurring=False,
+        is_override=False,
+        status=status,
+    )
+
+
+def overlaps(occurrence: Occurrence, start: datetime, end: datetime) -> bool:
+    return _Window(start.astimezone(UTC), end.astimezone(UTC), UTC).overlaps(
+        occurrence.start.astimezone(UTC), occurrence.end.astimezone(UTC)
+    )

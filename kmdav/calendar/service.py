@@ -33,6 +33,7 @@ from kmdav.calendar.values import When, as_local
 from kmdav.dav import access, repository
 from kmdav.dav import service as dav
 from kmdav.dav.sharing import display_name
+from kmdav.i18n import N_
 from kmdav.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from kmdav.models import (
     CalendarObject,
@@ -68,8 +69,10 @@ class StaleError(ConflictError):
 
     def __init__(self, current: str | None) -> None:
         super().__init__(
-            "This entry was changed meanwhile (on another device or by someone else). "
-            "Nothing was saved."
+            N_(
+                "This entry was changed meanwhile (on another device or by someone else). "
+                "Nothing was saved."
+            )
         )
         self.current = current
 

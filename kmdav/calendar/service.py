@@ -33,8 +33,8 @@ from kmdav.calendar.values import When, as_local
 from kmdav.dav import access, repository
 from kmdav.dav import service as dav
 from kmdav.dav.sharing import display_name
-from kmdav.i18n import N_
 from kmdav.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from kmdav.i18n import N_
 from kmdav.models import (
     CalendarObject,
     CollectionShare,

@@ -22,10 +22,13 @@ hits a bound is reported (``truncated``) so the page can say so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 from dateutil.rrule import rrule, rrulestr
@@ -215,20 +218,86 @@ def _until_value(text: str) -> date | datetime:
     return datetime.strptime(raw, "%Y%m%dT%H%M%S")
 
 
-def _rule(prop: Any, first: date | datetime) -> rrule:
-    return build_rule(prop.to_ical().decode(), first)
+@dataclass(frozen=True)
+class _Spec:
+    """What expansion needs of one component, read once per body (cached)."""
+
+    uid: str
+    summary: str
+    location: str
+    status: str
+    #: DTSTART (or DUE for a task without one)
+    start: date | datetime | None
+    duration: timedelta
+    rid: date | datetime | None
+    rules: tuple[str, ...]
+    rdates: tuple[date | datetime, ...]
+    exdates: tuple[date | datetime, ...]
+
+    @property
+    def recurring(self) -> bool:
+        return bool(self.rules or self.rdates)
+
+
+def _spec(component: Any) -> _Spec:
+    start = _dt(component, "DTSTART") or _dt(component, "DUE")
+    rules = component.get("RRULE")
+    rid = component.get("RECURRENCE-ID")
+    return _Spec(
+        uid=str(component.get("UID", "")),
+        summary=str(component.get("SUMMARY", "")),
+        location=str(component.get("LOCATION", "")),
+        status=str(component.get("STATUS", "")).upper(),
+        start=start,
+        duration=_duration(component, start) if start is not None else timedelta(0),
+        rid=rid.dt if rid is not None else None,
+        rules=tuple(
+            r.to_ical().decode()
+            for r in (rules if isinstance(rules, list) else [rules] if rules is not None else [])
+        ),
+        rdates=tuple(v[0] if isinstance(v, tuple) else v for v in _values(component, "RDATE")),
+        exdates=tuple(_values(component, "EXDATE")),
+    )
+
+
+_VTIMEZONE = re.compile(r"BEGIN:VTIMEZONE\r?\n.*?END:VTIMEZONE\r?\n", re.DOTALL)
+_TZID = re.compile(r';TZID=("?)([^;:"]+)\1[;:]')
+
+
+@lru_cache(maxsize=512)
+def _known_zone(tzid: str) -> bool:
+    try:
+        ZoneInfo(tzid)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=2048)
+def _specs(text: str, component: str) -> tuple[tuple[_Spec, ...], ...]:
+    """The components of ``text`` grouped by UID.  Cached by body: a week
+    view shows the same series week after week.  When every TZID is an IANA
+    zone, the VTIMEZONEs are not parsed (the zone database answers, RFC 7809)."""
+    tzids = {m.group(2) for m in _TZID.finditer(text)}
+    if all(_known_zone(t) for t in tzids):
+        text = _VTIMEZONE.sub("", text)
+    calendar = icalendar.Calendar.from_ical(text)
+    by_uid: dict[str, list[_Spec]] = {}
+    for found in calendar.walk(component):
+        spec = _spec(found)
+        by_uid.setdefault(spec.uid, []).append(spec)
+    return tuple(tuple(group) for group in by_uid.values())
 
 
 def _starts(
-    master: Any, first: date | datetime, window: _Window, duration: timedelta
+    master: _Spec, first: date | datetime, window: _Window
 ) -> tuple[list[date | datetime], bool]:
     """Starts of the series that may overlap the window; True when bounded."""
-    lo, hi = window.bounds_like(first, duration)
+    lo, hi = window.bounds_like(first, master.duration)
     found: list[date | datetime] = []
     truncated = False
-    rules = master.get("RRULE")
-    for prop in rules if isinstance(rules, list) else ([rules] if rules is not None else []):
-        for steps, value in enumerate(_rule(prop, first), start=1):
+    for text in master.rules:
+        for steps, value in enumerate(build_rule(text, first), start=1):
             if value >= hi:
                 break
             if steps > MAX_STEPS or len(found) > MAX_PER_SERIES:
@@ -240,18 +309,18 @@ def _starts(
     if _key(first) not in seen:  # DTSTART is always the first occurrence
         seen.add(_key(first))
         found.append(first)
-    for value in _values(master, "RDATE"):
-        start = _like(value[0] if isinstance(value, tuple) else value, first)
+    for value in master.rdates:
+        start = _like(value, first)
         if _key(start) not in seen:
             seen.add(_key(start))
             found.append(start)
     return found, truncated
 
 
-def _excluded(master: Any, first: date | datetime) -> tuple[set[Any], set[date]]:
+def _excluded(master: _Spec, first: date | datetime) -> tuple[set[Any], set[date]]:
     keys: set[Any] = set()
     days: set[date] = set()
-    for value in _values(master, "EXDATE"):
+    for value in master.exdates:
         if not isinstance(value, datetime):
             days.add(value)
         keys.add(_key(_like(value, first)))
@@ -266,7 +335,7 @@ def _is_excluded(value: date | datetime, keys: set[Any], days: set[date]) -> boo
 
 
 def _occurrence(
-    component: Any,
+    spec: _Spec,
     start: date | datetime,
     duration: timedelta,
     window: _Window,
@@ -284,59 +353,54 @@ def _occurrence(
     if not window.overlaps(local_start.astimezone(UTC), local_end.astimezone(UTC)):
         return None
     return Occurrence(
-        uid=str(component.get("UID", "")),
-        summary=str(component.get("SUMMARY", "")),
-        location=str(component.get("LOCATION", "")),
+        uid=spec.uid,
+        summary=spec.summary,
+        location=spec.location,
         start=local_start,
         end=local_end,
         all_day=not isinstance(start, datetime),
         rid=rid,
         recurring=recurring,
         is_override=is_override,
-        status=str(component.get("STATUS", "")).upper(),
+        status=spec.status,
     )
 
 
-def expand_components(components: list[Any], window: _Window, expansion: Expansion) -> None:
+def expand_components(components: Sequence[_Spec], window: _Window, expansion: Expansion) -> None:
     """Add the occurrences of one resource's components (one UID) in ``window``."""
-    masters = [c for c in components if c.get("RECURRENCE-ID") is None]
-    moved = {
-        _key(c["RECURRENCE-ID"].dt): c for c in components if c.get("RECURRENCE-ID") is not None
-    }
+    masters = [c for c in components if c.rid is None]
+    moved = {_key(c.rid): c for c in components if c.rid is not None}
     master = masters[0] if masters else None
-    recurring = master is not None and bool(master.get("RRULE") or master.get("RDATE"))
-    if master is not None:
-        first = _dt(master, "DTSTART")
-        if first is None:
-            first = _dt(master, "DUE")
-        if first is not None:
-            duration = _duration(master, first)
-            starts, truncated = _starts(master, first, window, duration)
-            if truncated:
-                expansion.truncated.append(str(master.get("UID", "")))
-            keys, days = _excluded(master, first)
-            for start in starts:
-                if _key(start) in moved or (recurring and _is_excluded(start, keys, days)):
-                    continue
-                found = _occurrence(
-                    master,
-                    start,
-                    duration,
-                    window,
-                    rid=rid_text(start) if recurring else "",
-                    recurring=recurring,
-                    is_override=False,
-                )
-                if found is not None:
-                    expansion.occurrences.append(found)
-    for component in moved.values():
-        start = _dt(component, "DTSTART") or component["RECURRENCE-ID"].dt
+    if master is not None and master.start is not None:
+        first = master.start
+        recurring = master.recurring
+        starts, truncated = _starts(master, first, window)
+        if truncated:
+            expansion.truncated.append(master.uid)
+        keys, days = _excluded(master, first)
+        for start in starts:
+            if _key(start) in moved or (recurring and _is_excluded(start, keys, days)):
+                continue
+            found = _occurrence(
+                master,
+                start,
+                master.duration,
+                window,
+                rid=rid_text(start) if recurring else "",
+                recurring=recurring,
+                is_override=False,
+            )
+            if found is not None:
+                expansion.occurrences.append(found)
+    for spec in moved.values():
+        assert spec.rid is not None
+        start = spec.start or spec.rid
         found = _occurrence(
-            component,
+            spec,
             start,
-            _duration(component, start),
+            spec.duration,
             window,
-            rid=rid_text(component["RECURRENCE-ID"].dt),
+            rid=rid_text(spec.rid),
             recurring=True,
             is_override=True,
         )
@@ -357,12 +421,8 @@ def expand(
     [start, end) (aware datetimes), in ``viewer``'s zone."""
     result = expansion if expansion is not None else Expansion()
     try:
-        calendar = icalendar.Calendar.from_ical(text)
-        by_uid: dict[str, list[Any]] = {}
-        for found in calendar.walk(component):
-            by_uid.setdefault(str(found.get("UID", "")), []).append(found)
         window = _Window(start.astimezone(UTC), end.astimezone(UTC), viewer)
-        for components in by_uid.values():
+        for components in _specs(text, component):
             expand_components(components, window, result)
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
         result.unreadable.append(text.split("UID:", 1)[-1].split("\n", 1)[0].strip())

@@ -294,7 +294,7 @@ def occurrences(
     recurrence_end); single events are built from those columns, only
     series and objects with overrides are parsed and expanded."""
     visible = {c.id: c for c in calendars(session, user_id) if c.holds_events}
-    chosen = [i for i in (calendar_ids or visible) if i in visible]
+    chosen = [i for i in (visible if calendar_ids is None else calendar_ids) if i in visible]
     result = Window()
     if not chosen:
         return result
@@ -660,7 +660,7 @@ def tasks(
     ``week``: open and due before the end of this week (Sunday)."""
     now = now or utcnow()
     lists = {c.id: c for c in calendars(session, user_id)}
-    chosen = [i for i in (calendar_ids or lists) if i in lists]
+    chosen = [i for i in (lists if calendar_ids is None else calendar_ids) if i in lists]
     if not chosen:
         return []
     me = session.get(User, user_id)

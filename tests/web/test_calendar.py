@@ -298,3 +298,91 @@ def test_time_range_queries_match_an_independent_expansion(
             assert put.status_code == 201, put.text
         for start, end in WINDOWS:
             assert _report(http, url, start, end) == _expected(start, end), (start, end)
+
+
+def test_views_toggles_and_time_zone(
+    user: tuple[WebClient, str, str], web_server: WebServer
+) -> None:
+    web, name, _ = user
+    calendar_id = _calendar_id(web_server, f"{name}/calendar")
+    web.post("/web/calendar/new", _event_form(calendar_id, repeat="", count="", summary="Kick-off"))
+    for view in ("month", "week", "day", "agenda"):
+        page = web.get(f"/web/calendar?view={view}&date=2026-11-02")
+        assert page.status_code == 200
+        assert "Kick-off" in page.text, view
+    hidden = web.get("/web/calendar?view=week&date=2026-11-02&shown=1")
+    assert "Kick-off" not in hidden.text
+    # another zone moves the wall-clock times
+    refused = web.post(
+        "/web/calendar/time-zone", {"time_zone": "Mars/Olympus", "next": "/web/account"}
+    )
+    assert refused.status_code == 400
+    assert "unknown time zone" in refused.text
+    saved = web.post(
+        "/web/calendar/time-zone", {"time_zone": "America/New_York", "next": "/web/account"}
+    )
+    assert saved.status_code == 303
+    assert 'value="America/New_York"' in web.get("/web/account").text
+    week = web.get("/web/calendar?view=week&date=2026-11-02").text
+    assert "Times in America/New_York" in week
+    assert "03:00–04:00" in week  # 09:00 in Vienna
+    german = web.post("/web/language", {"language": "de", "next": "/web/calendar"})
+    assert german.status_code == 303
+    assert "Woche" in web.get("/web/calendar?view=week&date=2026-11-02").text
+
+
+VCARD = (
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:;{name};;;\r\n"
+    "EMAIL;TYPE=WORK:{email}\r\nEND:VCARD\r\n"
+)
+
+
+def test_customer_and_participants_link_contacts(
+    user: tuple[WebClient, str, str], web_server: WebServer
+) -> None:
+    web, name, password = user
+    book = f"{web_server.url}/dav/{name}/contacts/"
+    with httpx.Client(auth=(name, password), timeout=30) as http:
+        for uid, person, email in (
+            ("card-acme", "Acme Ltd", "office@acme.example"),
+            ("card-anna", "Anna Berger", "anna@acme.example"),
+        ):
+            body = VCARD.format(uid=uid, name=person, email=email)
+            put = http.put(
+                book + f"{uid}.vcf", content=body, headers={"Content-Type": "text/vcard"}
+            )
+            assert put.status_code == 201
+    found = web.get("/web/calendar/contacts?q=acme").text
+    assert "Acme Ltd &lt;office@acme.example&gt;" in found
+    calendar_id = _calendar_id(web_server, f"{name}/calendar")
+    unknown = web.post(
+        "/web/calendar/new",
+        _event_form(calendar_id, repeat="", count="", customer="Nobody Known"),
+    )
+    assert unknown.status_code == 400
+    assert "no contact matches" in unknown.text
+    several = web.post(
+        "/web/calendar/new", _event_form(calendar_id, repeat="", count="", customer="acme")
+    )
+    assert several.status_code == 400
+    assert "several contacts match" in several.text
+    made = web.post(
+        "/web/calendar/new",
+        _event_form(
+            calendar_id,
+            repeat="",
+            count="",
+            customer="Acme Ltd <office@acme.example>",
+            participants="Anna Berger\nguest@example.org",
+        ),
+    )
+    assert made.status_code == 303, made.text
+    with _phone(web_server, name, password) as phone:
+        (stored,) = phone.calendar(url=f"{web_server.url}/dav/{name}/calendar/").events()
+        body = re.sub(r"\r?\n ", "", stored.data)
+    assert "X-KMDAV-CONTACT;X-KMDAV-ROLE=customer:card-acme" in body
+    assert "X-KMDAV-CONTACT:card-anna" in body
+    assert "mailto:anna@acme.example" in body
+    assert "mailto:guest@example.org" in body
+    edit = web.get(_edit_link(web.get("/web/calendar?view=week&date=2026-11-02").text)).text
+    assert "Acme Ltd &lt;office@acme.example&gt;" in edit

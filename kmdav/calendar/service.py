@@ -643,6 +643,21 @@ def _contacts_in(body: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.group(1).strip() for m in _CONTACT_LINE.finditer(body)))
 
 
+_RELATED_LINE = re.compile(r"^RELATED-TO((?:;[^:]*)?):(.+?)\r?$", re.MULTILINE | re.IGNORECASE)
+_RELTYPE = re.compile(r";RELTYPE=\"?([A-Za-z-]+)", re.IGNORECASE)
+
+
+def _parent_in(body: str) -> str:
+    """The first RELATED-TO whose RELTYPE is PARENT (the default): clients
+    also write CHILD and SIBLING links, which do not make a parent."""
+    unfolded = re.sub(r"\r?\n[ \t]", "", body)
+    for match in _RELATED_LINE.finditer(unfolded):
+        kind = _RELTYPE.search(match.group(1))
+        if kind is None or kind.group(1).upper() == "PARENT":
+            return match.group(2).strip()
+    return ""
+
+
 def tasks(
     session: Session,
     user_id: int,
@@ -709,7 +724,7 @@ def tasks(
             percent=obj.percent_complete,
             completed=obj.completed_utc,
             assignees=assignees,
-            parent=(obj.related_to or [""])[0],
+            parent=_parent_in(body) if obj.related_to else "",
             contacts=_contacts_in(body),
             overdue=overdue,
         )

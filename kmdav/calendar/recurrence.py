@@ -179,10 +179,12 @@ class _Window:
         return start < self.end and end > self.start
 
 
+@lru_cache(maxsize=4096)
 def build_rule(text: str, first: date | datetime) -> rrule:
     """A dateutil rule from an RRULE value, its UNTIL brought into the form
     of DTSTART (dateutil wants both zoned or both floating); ValueError
-    when it cannot be read."""
+    when it cannot be read.  Cached: a rule object (dateutil's ``cache=False``)
+    only hands out fresh iterators, so threads may share it."""
     parts = [p for p in text.split(";") if p]
     rest = [p for p in parts if not p.upper().startswith("UNTIL=")]
     dtstart = first if isinstance(first, datetime) else _naive(first)

@@ -386,3 +386,43 @@ def test_customer_and_participants_link_contacts(
     assert "mailto:guest@example.org" in body
     edit = web.get(_edit_link(web.get("/web/calendar?view=week&date=2026-11-02").text)).text
     assert "Acme Ltd &lt;office@acme.example&gt;" in edit
+
+
+def test_move_and_delete_one_occurrence_from_the_web(
+    user: tuple[WebClient, str, str], web_server: WebServer
+) -> None:
+    web, name, password = user
+    calendar_id = _calendar_id(web_server, f"{name}/calendar")
+    web.post("/web/calendar/new", _event_form(calendar_id, count="3"))
+    week = web.get("/web/calendar?view=week&date=2026-11-09").text
+    link = _edit_link(week)
+    assert "rid=20261109T080000Z" in link
+    form = web.get(link).text
+    etag = _hidden(form, "etag")
+    action = link.split("/edit")[0]
+    moved = web.post(
+        action + "/move",
+        {
+            "etag": etag,
+            "rid": "20261109T080000Z",
+            "scope": "this",
+            "start_date": "2026-11-11",
+            "start_time": "15:30",
+        },
+    )
+    assert moved.status_code == 303, moved.text
+    week = web.get("/web/calendar?view=week&date=2026-11-09").text
+    assert "15:30–16:30" in week
+    etag = _hidden(
+        web.get(_edit_link(web.get("/web/calendar?view=week&date=2026-11-16").text)).text, "etag"
+    )
+    deleted = web.post(
+        action + "/delete", {"etag": etag, "rid": "20261116T080000Z", "scope": "this"}
+    )
+    assert deleted.status_code == 303, deleted.text
+    assert "Team meeting" not in web.get("/web/calendar?view=week&date=2026-11-16").text
+    with _phone(web_server, name, password) as phone:
+        (stored,) = phone.calendar(url=f"{web_server.url}/dav/{name}/calendar/").events()
+        body = re.sub(r"\r?\n ", "", stored.data)
+    assert "EXDATE;TZID=Europe/Vienna:20261116T090000" in body
+    assert "RECURRENCE-ID;TZID=Europe/Vienna:20261109T090000" in body

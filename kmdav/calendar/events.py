@@ -140,7 +140,7 @@ def duration_of(component: Component) -> timedelta | None:
     start = time_value(component, "DTSTART")
     end = time_value(component, "DTEND")
     if start is not None and end is not None:
-        return _difference(start, end)
+        return difference(start, end)
     raw = component.value("DURATION")
     if raw:
         try:
@@ -151,7 +151,7 @@ def duration_of(component: Component) -> timedelta | None:
     return None
 
 
-def _difference(start: When, end: When) -> timedelta:
+def difference(start: When, end: When) -> timedelta:
     if isinstance(start, datetime) and isinstance(end, datetime):
         if (start.tzinfo is None) != (end.tzinfo is None):
             return end.replace(tzinfo=None) - start.replace(tzinfo=None)
@@ -173,7 +173,7 @@ def check_times(start: When | None, end: When | None, *, end_field: str = "end")
         return
     if isinstance(start, datetime) != isinstance(end, datetime):
         raise ValidationError("start and end must both be dates or both times", field=end_field)
-    if _difference(start, end) < timedelta(0):
+    if difference(start, end) < timedelta(0):
         raise ValidationError("the end lies before the start", field=end_field)
 
 
@@ -276,7 +276,7 @@ def _apply_rest(component: Component, changes: Changes, put: Any) -> None:
         ("PRIORITY", changes.priority),
         ("PERCENT-COMPLETE", changes.percent_complete),
     ):
-        if isinstance(number, int) and _int(component.value(name)) != number:
+        if isinstance(number, int) and as_int(component.value(name)) != number:
             put(name, [content_line(name, str(number))] if number else [])
     if not isinstance(changes.completed, Keep) and not same(
         time_value(component, "COMPLETED"), changes.completed
@@ -316,7 +316,7 @@ def contact_lines(component: Component, changes: Changes) -> list[str]:
     return lines + [content_line(CONTACT_PROP, uid) for uid in others if uid != customer]
 
 
-def _int(text: str) -> int:
+def as_int(text: str) -> int:
     try:
         return int(text.strip() or 0)
     except ValueError:
@@ -328,7 +328,7 @@ def _apply_end(component: Component, end: When | None, put: Any) -> None:
     if component.prop("DURATION") is not None and end is not None:
         start = time_value(component, "DTSTART")
         if start is not None:
-            wanted = _difference(start, end)
+            wanted = difference(start, end)
             if duration_of(component) != wanted:
                 put("DURATION", [content_line("DURATION", _duration_text(wanted))])
             return
@@ -386,7 +386,7 @@ def _bookkeeping(component: Component, now: datetime, newline: str, *, bump: boo
     icstext.set_props(component, "DTSTAMP", [f"DTSTAMP:{stamp}"], newline)
     icstext.set_props(component, "LAST-MODIFIED", [f"LAST-MODIFIED:{stamp}"], newline)
     if bump:
-        sequence = max(_int(component.value("SEQUENCE")), 0) + 1
+        sequence = max(as_int(component.value("SEQUENCE")), 0) + 1
         icstext.set_props(component, "SEQUENCE", [f"SEQUENCE:{sequence}"], newline)
 
 
@@ -470,7 +470,7 @@ def move_series(text: str, changes: Changes, now: datetime) -> str:
         and isinstance(new_start, datetime) == isinstance(old_start, datetime)
         and not same(old_start, new_start)
     ):
-        delta = _difference(old_start, new_start)
+        delta = difference(old_start, new_start)
         newline = icstext.newline_of(text)
         _shift_exdates(master, delta, newline, new_start)
         for component in overrides(calendar):
@@ -544,11 +544,11 @@ def override(text: str, rid: When, changes: Changes, now: datetime) -> str:
     duration = duration_of(master)
     start_changes = changes
     if changes.start is KEEP:
-        start_changes = _with(changes, start=rid)
+        start_changes = with_changes(changes, start=rid)
     if changes.end is KEEP and duration is not None and copy.prop("DURATION") is None:
         start = start_changes.start
         assert isinstance(start, date)
-        start_changes = _with(start_changes, end=shift(start, duration))
+        start_changes = with_changes(start_changes, end=shift(start, duration))
     icstext.set_props(copy, "RECURRENCE-ID", [_time_line("RECURRENCE-ID", rid)], newline)
     _apply(copy, start_changes, newline)
     _bookkeeping(copy, now, newline, bump=False)
@@ -558,7 +558,7 @@ def override(text: str, rid: When, changes: Changes, now: datetime) -> str:
     return calendar.text()
 
 
-def _with(changes: Changes, **values: Any) -> Changes:
+def with_changes(changes: Changes, **values: Any) -> Changes:
     current = {f.name: getattr(changes, f.name) for f in fields(changes)}
     return Changes(**(current | values))
 
@@ -656,6 +656,9 @@ def split(text: str, rid: When, new_uid: str, changes: Changes, now: datetime) -
     master = master_of(calendar)
     rid = occurrence_value(master, rid)
     newline = icstext.newline_of(text)
+    if changes.rrule == master.value("RRULE"):
+        # the form sent the series' rule unchanged: the share-out below stands
+        changes = with_changes(changes, rrule=KEEP)
     head = end_series(text, rid, now)
     tail = icstext.parse(calendar.text())
     tail_master = master_of(tail)
@@ -665,7 +668,7 @@ def split(text: str, rid: When, new_uid: str, changes: Changes, now: datetime) -
         parts["COUNT"] = str(max(remaining, 1))
     duration = duration_of(master) or timedelta(0)
     new_start = changes.start if isinstance(changes.start, date) else rid
-    delta = _difference(rid, new_start) if isinstance(new_start, date) else timedelta(0)
+    delta = difference(rid, new_start) if isinstance(new_start, date) else timedelta(0)
     later_exdates = [
         _retype(shift(v, delta), new_start) for v in exdates(master) if not _before(v, rid)
     ]
@@ -685,11 +688,11 @@ def split(text: str, rid: When, new_uid: str, changes: Changes, now: datetime) -
         _shift_rid(component, delta, newline, new_start)
     tail_changes = changes
     if changes.start is KEEP:
-        tail_changes = _with(tail_changes, start=rid)
+        tail_changes = with_changes(tail_changes, start=rid)
     if changes.end is KEEP and tail_master.prop("DURATION") is None:
         start = tail_changes.start
         assert isinstance(start, date)
-        tail_changes = _with(tail_changes, end=shift(start, duration))
+        tail_changes = with_changes(tail_changes, end=shift(start, duration))
     _apply(tail_master, tail_changes, newline)
     _bookkeeping(tail_master, now, newline, bump=False)
     ensure_timezones(tail, _tzids(_time_changes(changes)), newline)

@@ -544,6 +544,8 @@ def update_event(
         new_href = f"{uid.split('@', 1)[0]}.ics"
         _store(session, info, new_href, tail)
         return info.id, new_href
+    if rid and isinstance(changes.start, date):
+        changes = _from_occurrence(master, _rid(rid), changes)
     text = events.move_series(row.body, changes, now)
     if target_calendar_id is not None and target_calendar_id != info.id:
         target = calendar_for(session, user_id, target_calendar_id, write=True)
@@ -558,6 +560,28 @@ def update_event(
         return target.id, href
     _store(session, info, href, text)
     return info.id, href
+
+
+def _from_occurrence(master: Component, rid: When, changes: Changes) -> Changes:
+    """A whole-series edit made on the form of one occurrence: the series
+    moves by as much as that occurrence was moved (not to its date)."""
+    series_start = events.time_value(master, "DTSTART")
+    occurrence = events.occurrence_value(master, rid)
+    start, end = changes.start, changes.end
+    if (
+        series_start is None
+        or not isinstance(start, date)
+        or isinstance(start, datetime) != isinstance(series_start, datetime)
+    ):
+        return changes
+    delta = events.difference(occurrence, start)
+    new_start = _plus_signed(series_start, delta)
+    if isinstance(start, datetime) and isinstance(new_start, datetime) and start.tzinfo:
+        new_start = new_start.astimezone(start.tzinfo) if new_start.tzinfo else new_start
+    new_end: When | events.Keep | None = end
+    if isinstance(end, date):
+        new_end = _plus_signed(new_start, events.difference(start, end))
+    return events.with_changes(changes, start=new_start, end=new_end)
 
 
 def _rid_after_first(master: Component, rid: When) -> bool:
@@ -587,10 +611,10 @@ def move(
     start = details.start
     if start is None:
         raise ValidationError("the entry has no start")
-    duration = events._difference(start, details.end) if details.end is not None else None
+    duration = events.difference(start, details.end) if details.end is not None else None
     if scope == "all" and rid and details.recurring:
         # dragging one occurrence of the whole series: move the series by as much
-        delta = events._difference(_rid(rid), new_start)
+        delta = events.difference(_rid(rid), new_start)
         new_start = _plus_signed(start, delta)
     changes = Changes(
         start=new_start,
@@ -800,8 +824,8 @@ def task_details(session: Session, user_id: int, calendar_id: int, href: str) ->
         "description": events.text_value(master, "DESCRIPTION"),
         "due": events.time_value(master, "DUE"),
         "status": master.value("STATUS").upper() or "NEEDS-ACTION",
-        "priority": events._int(master.value("PRIORITY")),
-        "percent": events._int(master.value("PERCENT-COMPLETE")),
+        "priority": events.as_int(master.value("PRIORITY")),
+        "percent": events.as_int(master.value("PERCENT-COMPLETE")),
         "parent": parents[0] if parents else "",
         "customer": events.customer_of(master),
         "contacts": events.linked_contacts(master),

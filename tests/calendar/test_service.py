@@ -314,3 +314,46 @@ def test_appointments_for_contact(session: Session) -> None:
     assert [a.summary for a in past] == ["Visit"]
     assert [a.summary for a in upcoming] == ["Follow-up"]
     assert recurrence.rid_text(NOW) == "20261123T120000Z"
+
+
+def test_all_occurrences_edited_from_one_occurrence_shift_the_series(session: Session) -> None:
+    alice = _user(session, "alice")
+    calendar_id, href = _weekly(session, alice)
+    etag = repository.get_item(session, calendar_id, href).etag  # type: ignore[union-attr]
+    # the form of the 27 Oct occurrence, moved by an hour, saved for all occurrences
+    cal.update_event(
+        session,
+        alice.id,
+        calendar_id,
+        href,
+        etag,
+        Changes(
+            summary="Weekly",
+            start=datetime(2026, 10, 27, 10, tzinfo=VIENNA),
+            end=datetime(2026, 10, 27, 11, tzinfo=VIENNA),
+            rrule="FREQ=WEEKLY;COUNT=8",
+        ),
+        scope="all",
+        rid="20261027T080000Z",
+    )
+    body = repository.get_item(session, calendar_id, href).body  # type: ignore[union-attr]
+    assert "DTSTART;TZID=Europe/Vienna:20261006T100000" in body
+    assert "DTEND;TZID=Europe/Vienna:20261006T110000" in body
+
+
+def test_following_with_the_form_rule_shares_out_the_count(session: Session) -> None:
+    alice = _user(session, "alice")
+    calendar_id, href = _weekly(session, alice)
+    etag = repository.get_item(session, calendar_id, href).etag  # type: ignore[union-attr]
+    _, new_href = cal.update_event(
+        session,
+        alice.id,
+        calendar_id,
+        href,
+        etag,
+        Changes(summary="Later", rrule="FREQ=WEEKLY;COUNT=8"),
+        scope="following",
+        rid="20261103T080000Z",
+    )
+    tail = repository.get_item(session, calendar_id, new_href).body  # type: ignore[union-attr]
+    assert "RRULE:FREQ=WEEKLY;COUNT=4" in tail

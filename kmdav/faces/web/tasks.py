@@ -309,7 +309,7 @@ def update(call: Call) -> Response:
     details = calendars.task_details(call.session, call.viewer.id, list_id, href)
     changes = _changes(call, values)
     if values.status == "COMPLETED" and details["status"] == "COMPLETED":
-        changes = events._with(changes, completed=events.KEEP)
+        changes = events.with_changes(changes, completed=events.KEEP)
     try:
         calendars.update_task(call.session, call.viewer.id, list_id, href, values.etag, changes)
     except calendars.StaleError as error:

@@ -106,3 +106,12 @@ def test_series_override_and_task_between_browser_and_phone(
         expect(row.locator(".task-status")).to_have_text("done")
         expect(row.get_by_role("button", name="Reopen Call the customer")).to_be_visible()
         screenshots(page, "tasks")
+
+        # calendar.js: dragging the first meeting onto Wednesday moves that occurrence.
+        page.goto(web_server.url + "/web/calendar?view=week&date=2026-11-02")
+        monday = page.locator('[data-day="2026-11-02"]')
+        wednesday = page.locator('[data-day="2026-11-04"]')
+        with page.expect_navigation():
+            monday.locator(".cal-entry a").drag_to(wednesday)
+        expect(wednesday.locator(".cal-entry")).to_contain_text("09:00–10:00")
+        expect(monday.locator(".cal-entry")).to_have_count(0)

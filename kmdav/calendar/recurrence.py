@@ -23,6 +23,8 @@ hits a bound is reported (``truncated``) so the page can say so.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -275,11 +277,13 @@ def _known_zone(tzid: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=2048)
-def _specs(text: str, component: str) -> tuple[tuple[_Spec, ...], ...]:
-    """The components of ``text`` grouped by UID.  Cached by body: a week
-    view shows the same series week after week.  When every TZID is an IANA
-    zone, the VTIMEZONEs are not parsed (the zone database answers, RFC 7809)."""
+Specs = tuple[tuple[_Spec, ...], ...]
+
+
+def _specs(text: str, component: str) -> Specs:
+    """The components of ``text`` grouped by UID.  When every TZID is an
+    IANA zone, the VTIMEZONEs are not parsed (the zone database answers,
+    RFC 7809)."""
     tzids = {m.group(2) for m in _TZID.finditer(text)}
     if all(_known_zone(t) for t in tzids):
         text = _VTIMEZONE.sub("", text)
@@ -410,6 +414,52 @@ def expand_components(components: Sequence[_Spec], window: _Window, expansion: E
             expansion.occurrences.append(found)
 
 
+class SpecCache:
+    """Parsed bodies by ETag (an ETag is the hash of the body), least
+    recently used out first: a week view shows the same series week after
+    week, and the page then needs neither the body nor a parse."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str], Specs] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, etag: str, component: str) -> Specs | None:
+        with self._lock:
+            found = self._entries.get((etag, component))
+            if found is not None:
+                self._entries.move_to_end((etag, component))
+            return found
+
+    def parse(self, etag: str, text: str, component: str) -> Specs:
+        specs = _specs(text, component)
+        with self._lock:
+            self._entries[(etag, component)] = specs
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return specs
+
+
+#: One per process.
+SPECS = SpecCache()
+
+
+def expand_specs(
+    specs: Specs,
+    start: datetime,
+    end: datetime,
+    viewer: tzinfo,
+    expansion: Expansion,
+) -> Expansion:
+    window = _Window(start.astimezone(UTC), end.astimezone(UTC), viewer)
+    for components in specs:
+        try:
+            expand_components(components, window, expansion)
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+            expansion.unreadable.append(components[0].uid)
+    return expansion
+
+
 def expand(
     text: str,
     start: datetime,
@@ -423,12 +473,11 @@ def expand(
     [start, end) (aware datetimes), in ``viewer``'s zone."""
     result = expansion if expansion is not None else Expansion()
     try:
-        window = _Window(start.astimezone(UTC), end.astimezone(UTC), viewer)
-        for components in _specs(text, component):
-            expand_components(components, window, result)
+        specs = _specs(text, component)
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
         result.unreadable.append(text.split("UID:", 1)[-1].split("\n", 1)[0].strip())
-    return result
+        return result
+    return expand_specs(specs, start, end, viewer, result)
 
 
 def single(

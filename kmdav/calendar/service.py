@@ -355,21 +355,43 @@ def occurrences(
         )
         if recurrence.overlaps(found, start, end):
             result.entries.append(Entry(info, row.href, found, row.etag))
-    ids = list(expand_ids)
-    for offset in range(0, len(ids), repository.IN_CHUNK):
-        chunk = ids[offset : offset + repository.IN_CHUNK]
+    missing: list[int] = []
+    for item_id, (collection_id, href, etag) in expand_ids.items():
+        specs = recurrence.SPECS.get(etag, "VEVENT")
+        if specs is None:
+            missing.append(item_id)
+        else:
+            _add_expanded(result, visible[collection_id], href, etag, specs, start, end, viewer)
+    for offset in range(0, len(missing), repository.IN_CHUNK):
+        chunk = missing[offset : offset + repository.IN_CHUNK]
         for item_id, body in session.execute(
             select(DavItem.id, DavItem.body).where(DavItem.id.in_(chunk))
         ):
             collection_id, href, etag = expand_ids[item_id]
-            expansion = recurrence.expand(body, start, end, viewer)
-            result.truncated += expansion.truncated
-            result.unreadable += expansion.unreadable
-            result.entries += [
-                Entry(visible[collection_id], href, o, etag) for o in expansion.occurrences
-            ]
+            try:
+                specs = recurrence.SPECS.parse(etag, body, "VEVENT")
+            except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+                result.unreadable.append(href)
+                continue
+            _add_expanded(result, visible[collection_id], href, etag, specs, start, end, viewer)
     result.entries.sort(key=lambda e: (e.occurrence.start, not e.occurrence.all_day))
     return result
+
+
+def _add_expanded(
+    result: Window,
+    info: CalendarInfo,
+    href: str,
+    etag: str,
+    specs: recurrence.Specs,
+    start: datetime,
+    end: datetime,
+    viewer: tzinfo,
+) -> None:
+    expansion = recurrence.expand_specs(specs, start, end, viewer, recurrence.Expansion())
+    result.truncated += expansion.truncated
+    result.unreadable += expansion.unreadable
+    result.entries += [Entry(info, href, o, etag) for o in expansion.occurrences]
 
 
 def _item(session: Session, info: CalendarInfo, href: str) -> DavItem:

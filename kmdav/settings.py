@@ -59,6 +59,8 @@ class WebSettings(BaseModel):
     #: Largest file a web form accepts (the contacts import), in bytes; the
     #: file is streamed to the data dir, so this is about disk, not memory.
     upload_max_bytes: int = Field(default=100_000_000, gt=0)
+    #: IANA time zone of the web calendar for users who chose none.
+    default_time_zone: str = "Europe/Vienna"
 
 
 #: A price per user and month: a non-negative decimal with at most 4 places.

@@ -34,6 +34,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The language the web face speaks to this user ("en", "de").
     locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    #: IANA zone the web calendar shows times in; None: the installation's default.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     #: Set when an admin resets the password: the next web login must choose a new one.
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()

@@ -4,9 +4,9 @@ One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
 ``admin_mail``, ``contacts``, ``contacts_import``, ``contacts_export``,
-``admin_fields``, ``forms``, ``duplicates``); ``_web`` holds what they share,
-``_session`` the signed session cookie.  Pages call services; they never
-write tables themselves.
+``admin_fields``, ``forms``, ``duplicates``, ``calendar``, ``tasks``); ``_web``
+holds what they share, ``_session`` the signed session cookie.  Pages call
+services; they never write tables themselves.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from kmdav.faces.web import (
     admin_user_detail,
     admin_users,
     auth,
+    calendar,
     contacts,
     contacts_export,
     contacts_import,
@@ -42,6 +43,7 @@ from kmdav.faces.web import (
     jobs,
     language,
     sharing,
+    tasks,
 )
 from kmdav.faces.web._session import SessionCodec
 from kmdav.faces.web._web import NAVIGATION, PREFIX, Web, WebApp, visitor_language
@@ -105,6 +107,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             NAVIGATION[0],
             *contacts.NAVIGATION,
             *contacts_import.NAVIGATION,
+            *calendar.NAV,
+            *tasks.NAV,
             *NAVIGATION[1:],
             *admin_fields.NAVIGATION,
             *duplicates.NAV,
@@ -135,6 +139,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *duplicates.routes,
             *contacts.routes,
             *admin_fields.routes,
+            *calendar.routes,
+            *tasks.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

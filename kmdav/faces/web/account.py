@@ -20,6 +20,7 @@ from kmdav.accounts import second_factor, totp
 from kmdav.accounts import service as accounts
 from kmdav.faces.web._device_setup import qr_svg
 from kmdav.faces.web._web import NEW_PASSWORD_PATH, PREFIX, Call, FormErrors, action, page, redirect
+from kmdav.faces.web.calendar import time_zone_context
 from kmdav.i18n import N_
 from kmdav.models import User
 
@@ -60,6 +61,7 @@ def _account_page(
         recovery_codes_left=second_factor.unused_recovery_codes(call.session, user.id),
         errors=errors or {},
         notice=call.notice(NOTICES),
+        **time_zone_context(call),
     )
 
 

@@ -3,7 +3,7 @@
 One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
-``admin_mail``); ``_web`` holds what they share, ``_session`` the signed
+``admin_mail``, ``replies``); ``_web`` holds what they share, ``_session`` the signed
 session cookie.  Pages call services; they never write tables themselves.
 """
 
@@ -33,6 +33,7 @@ from kmdav.faces.web import (
     devices,
     jobs,
     language,
+    replies,
     sharing,
 )
 from kmdav.faces.web._session import SessionCodec
@@ -112,6 +113,7 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *jobs.routes,
             *admin_group_detail.routes,
             *admin_licence.routes,
+            *replies.routes,
             Mount("/static", app=static, name="web_static"),
         ]
     )

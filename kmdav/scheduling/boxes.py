@@ -125,7 +125,7 @@ def find_copy(session: Session, user: User, uid: str) -> tuple[DavCollection, Da
         .where(DavCollection.owner_id == user.id, DavItem.uid == uid)
         .order_by(DavCollection.path)
     )
-    for collection, item in session.execute(query).tuples():
+    for collection, item in session.execute(query).all():
         if not box_kind(collection.path) and collection.tag == "VCALENDAR":
             return collection, item
     return None

@@ -100,7 +100,7 @@ def due_reminders(session: Session, now: datetime) -> list[DueReminder]:
         )
     )
     due: list[DueReminder] = []
-    for user, body in session.execute(query).tuples():
+    for user, body in session.execute(query).all():
         try:
             calendar = icalendar.Calendar.from_ical(body)
             occurrences = recurring_ical_events.of(calendar).between(window_start, window_end)

@@ -234,23 +234,3 @@ def reply(text: str, address: str) -> str:
         if name_of(line.text) != "ATTENDEE" or normalize(Property.parse(line.text).value) == wanted
     ]
     return render(_set_method(kept, "REPLY"))
-
-
-def with_sequence(text: str, sequence: int) -> str:
-    """``text`` with SEQUENCE set in its first scheduled component."""
-    lines = split(text)
-    out: list[Line] = []
-    done = False
-    first = ""
-    for index, where in _components(lines):
-        line = lines[index]
-        name = name_of(line.text)
-        if not first and where in SCHEDULED and name == "BEGIN":
-            first = where
-        if not done and where == first and name == "SEQUENCE":
-            line, done = Line(f"SEQUENCE:{sequence}"), True
-        if not done and where == first and name == "END":
-            out.append(Line(f"SEQUENCE:{sequence}"))
-            done = True
-        out.append(line)
-    return render(out)

@@ -13,14 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_FOLD = re.compile(r"\r?\n[ \t]")
 #: RFC 5545 3.1: lines SHOULD NOT be longer than 75 octets.
 _FOLD_AT = 75
-
-
-def unfold(text: str) -> list[str]:
-    """The logical lines of ``text`` (folds joined, no line endings)."""
-    return [line for line in _FOLD.sub("", text).splitlines() if line.strip()]
 
 
 @dataclass
@@ -73,11 +67,6 @@ def fold(line: str) -> str:
         size += width
     out.append(current)
     return "\r\n ".join(out)
-
-
-def join(lines: list[str]) -> str:
-    """Lines back into a body with CRLF endings, each folded as needed."""
-    return "".join(fold(line) + "\r\n" for line in lines)
 
 
 @dataclass
@@ -163,3 +152,36 @@ def name_of(line: str) -> str:
         if 0 <= found < end:
             end = found
     return line[:end].upper()
+
+
+def set_first_property(text: str, component: str, name: str, value: str | None) -> str:
+    """``text`` with ``name:value`` in the first ``component`` (replacing the
+    property where it was, else added before the component's first
+    subcomponent or its END, RFC 5545 3.6: properties come first; ``None``
+    removes it).  Only that line changes."""
+    out: list[Line] = []
+    depth = 0
+    state = "before"  # before -> inside -> done
+    for line in split(text):
+        kind = name_of(line.text)
+        if state == "before":
+            if kind == "BEGIN" and line.text.partition(":")[2].strip().upper() == component:
+                state, depth = "inside", 1
+            out.append(line)
+            continue
+        if state == "inside":
+            if depth == 1 and kind == name:
+                if value is not None:
+                    out.append(Line(f"{name}:{value}"))
+                state = "done"
+                continue
+            if depth == 1 and kind in ("BEGIN", "END"):
+                if value is not None:
+                    out.append(Line(f"{name}:{value}"))
+                state = "done"
+            elif kind == "BEGIN":
+                depth += 1
+            elif kind == "END":
+                depth -= 1
+        out.append(line)
+    return render(out)

@@ -28,9 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kmdav import audit
+from kmdav.errors import ValidationError
 from kmdav.models import DavCollection, DavItem, Job, User
 from kmdav.outbox import KIND, queue_mail
-from kmdav.scheduling import boxes
+from kmdav.scheduling import boxes, lines
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,29 @@ def set_email_reminders(session: Session, user: User, enabled: bool, actor: audi
         audit.record(
             session, actor, "user.email_reminders", "user", user.username, {"enabled": enabled}
         )
+
+
+def with_email_reminder(text: str, lead: timedelta | None) -> str:
+    """``text`` with the e-mail reminder of its first event set to ``lead``
+    before the start (``None`` removes it); every other line stays as is.
+    For forms that offer the per-appointment switch."""
+    if lead is not None and not timedelta(0) <= lead <= MAX_LEAD:
+        raise ValidationError("An e-mail reminder is at most 7 days before the start.")
+    value = None if lead is None else _duration(lead)
+    return lines.set_first_property(text, "VEVENT", PROPERTY, value)
+
+
+def _duration(lead: timedelta) -> str:
+    """RFC 5545 3.3.6 duration text of a non-negative timedelta."""
+    seconds = int(lead.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    time_part = "".join(
+        f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n
+    )
+    out = "P" + (f"{days}D" if days else "") + (f"T{time_part}" if time_part else "")
+    return out if out != "P" else "PT0S"
 
 
 def _lead(component: Any) -> timedelta | None:

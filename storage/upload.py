@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from kmdav.dav import repository, service
 from kmdav.dav.bodies import single_object_uid
 from kmdav.dav.context import state
-from kmdav.scheduling import boxes, implicit
+from kmdav.scheduling import boxes, implicit, itip
 
 from .errors import ProtectedError, translated
 from .rows import CollectionRow
@@ -57,6 +57,7 @@ class CollectionUploadMixin:
             new, old = service.store_item(session, self._row, href, dav_object(item, text))
             # Implicit scheduling (RFC 6638 3.2) in the same transaction.
             new = implicit.after_store(session, self._row, self._row.owner_id, new, old, replaced)
+        state.schedule_tag = itip.schedule_tag(new.text) if new.text is not None else None
         make_item = self.make_item  # type: ignore[attr-defined]
         return make_item(new), (make_item(old) if old is not None else None)
 

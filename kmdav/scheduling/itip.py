@@ -10,6 +10,7 @@ does not own stays as the client wrote it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from kmdav.scheduling.lines import Line, Property, name_of, render, split
@@ -234,3 +235,37 @@ def reply(text: str, address: str) -> str:
         if name_of(line.text) != "ATTENDEE" or normalize(Property.parse(line.text).value) == wanted
     ]
     return render(_set_method(kept, "REPLY"))
+
+
+#: Parameters of ATTENDEE lines that replies and the server change without
+#: changing what was scheduled (RFC 6638 3.2.10).
+_ANSWER_PARAMS = ("PARTSTAT", "RSVP", *SERVER_PARAMS)
+
+
+def schedule_tag(text: str) -> str | None:
+    """The Schedule-Tag of a scheduling object resource (RFC 6638 3.2.10).
+
+    A digest of the body without the attendees' answers, the server's
+    SCHEDULE-STATUS and DTSTAMP: accepting or declining (by the attendee,
+    or a reply reaching the organizer's copy) keeps the tag, any other
+    change moves it.  ``None`` without an ORGANIZER.
+    """
+    if "ORGANIZER" not in text.upper():
+        return None
+    digest = hashlib.sha256()
+    organized = False
+    for line in split(text):
+        name = name_of(line.text)
+        if name == "DTSTAMP":
+            continue
+        if name == "ORGANIZER":
+            organized = True
+        if name == "ATTENDEE":
+            prop = Property.parse(line.text)
+            for key in _ANSWER_PARAMS:
+                prop.set_param(key, None)
+            digest.update(prop.render().encode("utf-8"))
+        else:
+            digest.update(line.text.encode("utf-8"))
+        digest.update(b"\n")
+    return f'"{digest.hexdigest()[:32]}"' if organized else None

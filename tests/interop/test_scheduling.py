@@ -246,3 +246,34 @@ def test_free_busy_refuses_someone_elses_outbox(clients: dict[str, caldav.DAVCli
         content="not a calendar",
     )
     assert broken.status_code == 400
+
+
+def test_schedule_tag_survives_answers_and_guards_writes(
+    clients: dict[str, caldav.DAVClient],
+) -> None:
+    alice, bob = clients["alice"], clients["bob"]
+    uid = "sched-tag-1"
+    calendar = alice.calendar(url=f"{alice.url}alice/calendar/")
+    calendar.add_event(_event(uid, "20270315T100000Z", attendees=("mailto:bob@example.org",)))
+    url = f"{bob.url}bob/calendar/{uid}.ics"
+    auth = ("bob", "bob-password-1")
+    before = httpx.get(url, auth=auth)
+    tag = before.headers["Schedule-Tag"]
+    assert tag.startswith('"')
+    accepted = before.text.replace("PARTSTAT=NEEDS-ACTION", "PARTSTAT=ACCEPTED")
+    headers = {"Content-Type": "text/calendar"}
+    stale = httpx.put(
+        url, auth=auth, content=accepted, headers={**headers, "If-Schedule-Tag-Match": '"0"'}
+    )
+    assert stale.status_code == 412
+    saved = httpx.put(
+        url, auth=auth, content=accepted, headers={**headers, "If-Schedule-Tag-Match": tag}
+    )
+    assert saved.status_code in (201, 204)
+    assert httpx.get(url, auth=auth).headers["Schedule-Tag"] == tag  # an answer keeps the tag
+    organizer = calendar.event_by_uid(uid)
+    organizer.icalendar_component["SUMMARY"] = "Moved on"
+    organizer.save()
+    assert (
+        httpx.get(url, auth=auth).headers["Schedule-Tag"] != tag
+    )  # the organizer's change moves it

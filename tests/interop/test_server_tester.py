@@ -45,6 +45,8 @@ MUST_BE_FULL = (
     "scheduling.mailbox.inbox-delivery",
     "scheduling.auto-schedule",
     "scheduling.freebusy-query",
+    "scheduling.schedule-tag",
+    "scheduling.schedule-tag.stable-partstat",
     "search.recurrences.expanded.todo",
 )
 #: The second account the tester invites and asks for free-busy.

@@ -51,13 +51,17 @@ class CollectionUploadMixin:
         text = self._received_text(href, item) or item.serialize()
         with translated(), self.session() as session:
             replaced = None
-            if implicit.needs_previous(text):
+            calendar = self._row.tag == "VCALENDAR"
+            if calendar and implicit.needs_previous(text):
                 replaced = repository.item_body(session, self._row.id, href)
             # The snapshot was read in this request's write transaction.
             new, old = service.store_item(session, self._row, href, dav_object(item, text))
             # Implicit scheduling (RFC 6638 3.2) in the same transaction.
-            new = implicit.after_store(session, self._row, self._row.owner_id, new, old, replaced)
-        state.schedule_tag = itip.schedule_tag(new.text) if new.text is not None else None
+            if calendar:
+                new = implicit.after_store(
+                    session, self._row, self._row.owner_id, new, old, replaced
+                )
+        state.schedule_tag = itip.schedule_tag(new.text) if calendar and new.text else None
         make_item = self.make_item  # type: ignore[attr-defined]
         return make_item(new), (make_item(old) if old is not None else None)
 

@@ -67,7 +67,8 @@ class SchedulingApplication(Application):
         status, headers, answer, xml = super().do_GET(
             environ, base_prefix, path, user, user_groups, request_info
         )
-        if status == 200 and isinstance(answer, str) and not path.endswith("/"):
+        calendar = str(dict(headers).get("Content-Type", "")).startswith("text/calendar")
+        if status == 200 and calendar and isinstance(answer, str) and not path.endswith("/"):
             tag = itip.schedule_tag(answer)
             if tag is not None:  # RFC 6638 3.3: on GET of a scheduling object
                 headers = {**dict(headers), "Schedule-Tag": tag}

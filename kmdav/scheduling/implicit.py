@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from kmdav.dav import service
+from kmdav.dav import repository, service
 from kmdav.dav.items import CollectionRef, StoredItem
 from kmdav.models import User
 from kmdav.scheduling import boxes, imip, itip
@@ -52,6 +52,10 @@ class Outcome:
 def _store(
     session: Session, collection: CollectionRef, href: str, text: str, like: StoredItem
 ) -> StoredItem:
+    # The lock a DAV write to that collection holds, so a delivery cannot
+    # slip between another request's If-Match check and its write
+    # (PostgreSQL breaks the rare deadlock of two crossing deliveries).
+    repository.lock_collection(session, collection.path)
     obj = service.DavObject(
         text=text, uid=like.uid, component=like.component, dtstart=like.dtstart, dtend=like.dtend
     )
@@ -78,6 +82,8 @@ def after_store(
     finally stored."""
     if new.text is None or (previous is not None and previous.etag == new.etag):
         return new
+    if not previous_text and not itip.may_schedule(new.text):
+        return new  # the common case: no ORGANIZER, nothing to schedule
     facts = itip.read(new.text)
     old = itip.read(previous_text) if previous is not None and previous_text else None
     if facts is None and old is None:
@@ -101,7 +107,7 @@ def after_store(
 def needs_previous(text: str) -> bool:
     """Whether a PUT of ``text`` may schedule, so the replaced body is worth
     reading first (a cheap scan; most objects have no ORGANIZER)."""
-    return "ORGANIZER" in text.upper()
+    return itip.may_schedule(text)
 
 
 def after_delete(

@@ -11,9 +11,19 @@ does not own stays as the client wrote it.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from kmdav.scheduling.lines import Line, Property, name_of, render, split
+
+_ORGANIZER = re.compile("ORGANIZER", re.IGNORECASE)
+
+
+def may_schedule(text: str) -> bool:
+    """Whether ``text`` mentions an ORGANIZER at all: a scan without a copy,
+    so objects that are no scheduling objects cost next to nothing."""
+    return _ORGANIZER.search(text) is not None
+
 
 #: Components that carry scheduling properties (not VALARM, VTIMEZONE, ...).
 SCHEDULED = frozenset({"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"})
@@ -250,7 +260,7 @@ def schedule_tag(text: str) -> str | None:
     or a reply reaching the organizer's copy) keeps the tag, any other
     change moves it.  ``None`` without an ORGANIZER.
     """
-    if "ORGANIZER" not in text.upper():
+    if not may_schedule(text):
         return None
     digest = hashlib.sha256()
     organized = False

@@ -110,6 +110,22 @@ def test_principal_advertises_scheduling(clients: dict[str, caldav.DAVClient]) -
     assert answer.status_code == 207
     assert "schedule-inbox" in answer.text
     assert "/dav/alice/calendar/" in answer.text
+    outbox = httpx.request(
+        "PROPFIND",
+        f"{alice.url}alice/outbox/",
+        auth=("alice", "alice-password-1"),
+        headers={"Depth": "0"},
+        content='<?xml version="1.0"?><propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>',
+    )
+    assert outbox.status_code == 207
+    assert "schedule-outbox" in outbox.text
+    put = httpx.put(
+        f"{alice.url}alice/outbox/x.ics",
+        auth=("alice", "alice-password-1"),
+        headers={"Content-Type": "text/calendar"},
+        content=_event("sched-outbox-put", "20270312T100000Z", attendees=()),
+    )
+    assert put.status_code == 403
 
 
 def test_invite_accept_decline_cancel(clients: dict[str, caldav.DAVClient]) -> None:

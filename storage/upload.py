@@ -45,9 +45,10 @@ class CollectionUploadMixin:
     def upload(self, href: str, item: Any) -> tuple[Item, Item | None]:
         if self._row is None:
             raise ValueError("nothing can be stored at the root")
-        if boxes.box_kind(self._row.path) == boxes.INBOX:
-            # RFC 6638 2.2: only the server delivers into a schedule inbox.
-            raise ProtectedError("only the server puts messages into the schedule inbox")
+        if boxes.box_kind(self._row.path):
+            # RFC 6638 2.1/2.2: only the server delivers into a schedule
+            # inbox; the outbox takes free-busy POSTs, never objects.
+            raise ProtectedError("the schedule inbox and outbox take no PUT")
         text = self._received_text(href, item) or item.serialize()
         with translated(), self.session() as session:
             replaced = None

@@ -125,7 +125,9 @@ def test_principal_advertises_scheduling(clients: dict[str, caldav.DAVClient]) -
         headers={"Content-Type": "text/calendar"},
         content=_event("sched-outbox-put", "20270312T100000Z", attendees=()),
     )
-    assert put.status_code == 403
+    # Radicale reads a PUT below an untagged collection as a new collection
+    # there, which kmdav refuses: 400, and nothing is stored.
+    assert put.status_code == 400
 
 
 def test_invite_accept_decline_cancel(clients: dict[str, caldav.DAVClient]) -> None:

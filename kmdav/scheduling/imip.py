@@ -34,6 +34,17 @@ def _one_line(text: str) -> str:
     return " ".join(plain.split())[:150]
 
 
+def _when(value: str) -> str:
+    """A DTSTART value for people: ``2027-05-20 08:00 UTC`` or ``2027-05-20``."""
+    raw = value.strip()
+    if len(raw) == 8 and raw.isdigit():
+        return f"{raw[:4]}-{raw[4:6]}-{raw[6:]}"
+    if len(raw) >= 15 and raw[8] == "T" and raw[:8].isdigit():
+        zone = " UTC" if raw.endswith("Z") else ""
+        return f"{raw[:4]}-{raw[4:6]}-{raw[6:8]} {raw[9:11]}:{raw[11:13]}{zone}"
+    return raw
+
+
 def job_key(uid: str, recipient: str, sequence: int, method: str) -> str:
     digest = hashlib.sha256(f"{uid}\x00{itip.normalize(recipient)}".encode()).hexdigest()[:32]
     return f"imip:{digest}:{sequence}:{method}"
@@ -58,7 +69,7 @@ def queue(
         _INTROS[method] % (sender_name or "kmdav"),
         "",
         f"Title: {summary}",
-        f"Start: {facts.dtstart}",
+        f"Start: {_when(facts.dtstart)}",
         f"Organizer: {itip.email_of(facts.organizer) or facts.organizer}",
         "",
         "The attached calendar entry can be opened with any calendar program.",

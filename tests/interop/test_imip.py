@@ -109,6 +109,8 @@ def test_invitation_reply_and_cancellation_by_mail(
         assert invitation["To"].addresses[0].addr_spec == GUEST
         assert "Kick-off" in str(invitation["Subject"])
         method, ics = _calendar_part(invitation)
+        text = next(p for p in invitation.walk() if p.get_content_type() == "text/plain")
+        assert "Start: 2027-05-20 08:00 UTC" in text.get_content()
         assert method == "REQUEST"
         assert ics["METHOD"] == "REQUEST"
         event = ics.walk("VEVENT")[0]

@@ -109,4 +109,5 @@ class CollectionDeleteMixin:
             elif self._is_alias:
                 raise ProtectedError("only the owner can delete a shared collection")
             else:
+                implicit.before_collection_delete(session, collection)
                 service.delete_collection(session, collection)

@@ -26,11 +26,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kmdav.dav import repository, service
 from kmdav.dav.items import CollectionRef, StoredItem
-from kmdav.models import User
+from kmdav.models import DavCollection, DavItem, User
 from kmdav.scheduling import boxes, imip, itip
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,18 @@ def after_delete(
     if me is not None and me.partstat != "DECLINED":
         declined = itip.set_attendee_params(old.text, me.address, PARTSTAT="DECLINED")
         _reply(session, owner, facts, declined or old.text, me.address, "DECLINED")
+
+
+def before_collection_delete(session: Session, collection: DavCollection) -> None:
+    """A calendar about to be deleted as a whole: every scheduling object
+    in it is cancelled or declined, as if deleted one by one."""
+    if collection.tag != "VCALENDAR":
+        return
+    query = select(DavItem).where(
+        DavItem.collection_id == collection.id, DavItem.body.contains("ORGANIZER")
+    )
+    for item in list(session.scalars(query)):
+        after_delete(session, collection, collection.owner_id, StoredItem.of(item))
 
 
 def organize(

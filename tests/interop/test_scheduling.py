@@ -295,3 +295,15 @@ def test_schedule_tag_survives_answers_and_guards_writes(
     assert (
         httpx.get(url, auth=auth).headers["Schedule-Tag"] != tag
     )  # the organizer's change moves it
+
+
+def test_deleting_a_whole_calendar_cancels_its_meetings(
+    clients: dict[str, caldav.DAVClient],
+) -> None:
+    alice, bob = clients["alice"], clients["bob"]
+    uid = "sched-calendar-gone"
+    projects = alice.principal().make_calendar(name="Projects", cal_id="projects")
+    projects.add_event(_event(uid, "20270316T100000Z", attendees=("mailto:bob@example.org",)))
+    assert str(_copy(bob, "bob", uid).icalendar_component.get("STATUS", "")) != "CANCELLED"
+    projects.delete()
+    assert str(_copy(bob, "bob", uid).icalendar_component["STATUS"]) == "CANCELLED"

@@ -63,8 +63,14 @@ def build_message(
     to_name: str = "",
     message_id: str | None = None,
     date: datetime | None = None,
+    calendar: tuple[str, str] | None = None,
 ) -> EmailMessage:
-    """A plain-text UTF-8 message from the configured sender to ``to``."""
+    """A plain-text UTF-8 message from the configured sender to ``to``.
+
+    ``calendar`` is (iCalendar text, iTIP method): the message then carries
+    it as a ``text/calendar; method=...`` alternative to the text, as iMIP
+    wants (RFC 6047 2.4), so mail programs offer to accept or decline.
+    """
     from_address = sender(settings)
     local, _, domain = check_address(to).rpartition("@")
     message = EmailMessage(policy=SMTP)
@@ -75,6 +81,15 @@ def build_message(
     message["Message-ID"] = message_id or make_msgid(domain=from_address.domain)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
     message.set_content(body, charset="utf-8", cte="quoted-printable")
+    if calendar is not None:
+        text, method = calendar
+        message.add_alternative(
+            text,
+            subtype="calendar",
+            charset="utf-8",
+            cte="quoted-printable",
+            params={"method": method},
+        )
     return message
 
 

@@ -41,18 +41,21 @@ def queue_mail(
     body: str,
     to_name: str = "",
     created_by: int | None = None,
+    calendar: tuple[str, str] | None = None,
 ) -> Job:
     """The job that sends this message once (an existing one for ``purpose``)."""
     for field, value in (("subject", subject), ("to_name", to_name)):
         if "\r" in value or "\n" in value:
             # A line break in a header would end it (header injection).
             raise ValidationError(_ONE_LINE[field], field=field)
-    payload = {
+    payload: dict[str, Any] = {
         "to": check_address(to),
         "to_name": to_name,
         "subject": subject,
         "body": body,
     }
+    if calendar is not None:  # (iCalendar text, iTIP method) for iMIP
+        payload["calendar"] = list(calendar)
     return enqueue(session, KIND, purpose, payload, created_by=created_by)
 
 
@@ -76,6 +79,7 @@ def send_queued_mail(ctx: JobContext) -> dict[str, Any] | None:
             to_name=payload.get("to_name", ""),
             subject=payload["subject"],
             body=payload["body"],
+            calendar=tuple(payload["calendar"]) if payload.get("calendar") else None,
             # Stable across attempts: receivers can spot a duplicate.
             message_id=f"<kmdav.{ctx.job_id}.{token}@{domain}>",
         )

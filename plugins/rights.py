@@ -27,6 +27,7 @@ from kmdav.contacts import access as contact_access
 from kmdav.dav import access
 from kmdav.dav.context import session_scope, state
 from kmdav.db import Database
+from kmdav.scheduling import boxes
 
 
 class Rights(radicale_rights.BaseRights):
@@ -70,6 +71,10 @@ class Rights(radicale_rights.BaseRights):
             return ""
         if len(parts) == 1:
             return "RW"
+        if len(parts) == 2 and parts[1] == boxes.OUTBOX:
+            # RFC 6638 2.1: the outbox is read (PROPFIND) and posted to, never
+            # written; Radicale reads untagged collections with "R".
+            return "R"
         real_path, letters = f"{user}/{parts[1]}", "rw"
         with session_scope(self.database) as session:
             # Alias names always contain the separator; others are own collections.

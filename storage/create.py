@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from kmdav.accounts import service as accounts
 from kmdav.dav import repository, service
+from kmdav.scheduling import boxes, implicit
 
 from .errors import ProtectedError, translated
 from .rows import CollectionRow
@@ -52,6 +53,8 @@ class StorageCreateMixin:
             raise ProtectedError("the root cannot be replaced")
         if depth > 2:
             raise ProtectedError("collections live directly in a home: /<user>/<collection>/")
+        if boxes.box_kind(path):
+            raise ProtectedError("the schedule inbox and outbox are made by the server")
         with translated(), self.session() as session:
             existing = self.collection_at(session, path)
             if existing is not None and existing.is_alias:
@@ -99,8 +102,12 @@ class CollectionDeleteMixin:
             if collection is None:
                 raise ValueError("the collection is gone")
             if href is not None:
-                service.delete_item(session, collection, href)
+                old = service.delete_item(session, collection, href)
+                implicit.after_delete(session, collection, collection.owner_id, old)
+            elif boxes.box_kind(collection.path):
+                raise ProtectedError("the schedule inbox and outbox cannot be deleted")
             elif self._is_alias:
                 raise ProtectedError("only the owner can delete a shared collection")
             else:
+                implicit.before_collection_delete(session, collection)
                 service.delete_collection(session, collection)

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from kmdav.dav import repository
 from kmdav.dav.context import request_read_session, session_scope, state
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class StorageLockMixin:
     def _lock_collections(self, session: Session, *paths: Any) -> None:
         keys = sorted({self._lock_key(session, p) for p in paths if p})
         for key in keys:
-            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+            repository.lock_collection(session, key)
 
     def _lock_key(self, session: Session, path: str) -> str:
         parts = [p for p in path.strip("/").split("/") if p][:2]

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from radicale import pathutils
 from sqlalchemy.orm import Session
 
-from kmdav.dav import service
+from kmdav.dav import repository, service
 from kmdav.dav.bodies import single_object_uid
 from kmdav.dav.context import state
+from kmdav.scheduling import boxes, implicit, itip
 
-from .errors import translated
+from .errors import ProtectedError, translated
 from .rows import CollectionRow
 
 if TYPE_CHECKING:
@@ -44,10 +45,24 @@ class CollectionUploadMixin:
     def upload(self, href: str, item: Any) -> tuple[Item, Item | None]:
         if self._row is None:
             raise ValueError("nothing can be stored at the root")
+        if boxes.box_kind(self._row.path):
+            # RFC 6638 2.1/2.2: only the server delivers into a schedule
+            # inbox; the outbox takes free-busy POSTs, never objects.
+            raise ProtectedError("the schedule inbox and outbox take no PUT")
         text = self._received_text(href, item) or item.serialize()
         with translated(), self.session() as session:
+            replaced = None
+            calendar = self._row.tag == "VCALENDAR"
+            if calendar and implicit.needs_previous(text):
+                replaced = repository.item_body(session, self._row.id, href)
             # The snapshot was read in this request's write transaction.
             new, old = service.store_item(session, self._row, href, dav_object(item, text))
+            # Implicit scheduling (RFC 6638 3.2) in the same transaction.
+            if calendar:
+                new = implicit.after_store(
+                    session, self._row, self._row.owner_id, new, old, replaced
+                )
+        state.schedule_tag = itip.schedule_tag(new.text) if calendar and new.text else None
         make_item = self.make_item  # type: ignore[attr-defined]
         return make_item(new), (make_item(old) if old is not None else None)
 

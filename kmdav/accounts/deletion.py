@@ -32,6 +32,7 @@ from kmdav.models import (
     DavItem,
     User,
 )
+from kmdav.scheduling.boxes import not_a_box
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,10 @@ def _owned_collection_ids(session: Session, user: User) -> list[int]:
     return list(
         session.scalars(
             select(DavCollection.id).where(
-                DavCollection.owner_id == user.id, DavCollection.tag != ""
+                # The schedule inbox goes with the home; it is not counted.
+                DavCollection.owner_id == user.id,
+                DavCollection.tag != "",
+                not_a_box(),
             )
         )
     )

@@ -56,6 +56,8 @@ class RequestState(threading.local):
         self.sync_limit: int | None = None
         #: Set by ``sync`` when it cut the result at ``sync_limit``.
         self.sync_truncated: bool = False
+        #: The Schedule-Tag of what a PUT stored (RFC 6638 3.2.10), if any.
+        self.schedule_tag: str | None = None
         #: Per-request caches (aliases by home, rights by path, ...).
         self.cache: dict[Any, Any] = {}
 

@@ -37,6 +37,7 @@ from kmdav.dav.feedbody import FORMAT_VERSION, FeedBuilder, FeedHeader, calendar
 from kmdav.dav.sharing import display_name
 from kmdav.errors import NotFoundError, ValidationError
 from kmdav.models import CalendarFeed, CollectionShare, DavCollection, DavItem, User, utcnow
+from kmdav.scheduling.boxes import not_a_box
 
 #: Random bytes in a token (RFC 4086 asks for at least 128 bits for secrets).
 TOKEN_BYTES = 32
@@ -136,6 +137,7 @@ def readable_calendars(session: Session, user_id: int) -> list[FeedCalendar]:
         .join(owner, owner.id == DavCollection.owner_id)
         .where(
             DavCollection.tag == "VCALENDAR",
+            not_a_box(),
             or_(DavCollection.owner_id == user_id, DavCollection.id.in_(shared)),
         )
         .order_by(DavCollection.path)

@@ -22,6 +22,9 @@ DEFAULT_COLLECTIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
         "VCALENDAR",
         {"D:displayname": "Tasks", "C:supported-calendar-component-set": "VTODO"},
     ),
+    # RFC 6638 schedule inbox and outbox (see kmdav.scheduling.boxes).
+    ("inbox", "VCALENDAR", {"D:displayname": "Inbox"}),
+    ("outbox", "", {"D:displayname": "Outbox"}),
 )
 
 

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -118,6 +118,14 @@ _BUMP_REVISION_BY = (
     .values(revision=DavCollection.revision + bindparam("count"), modified_at=bindparam("now"))
     .returning(DavCollection.revision)
 )
+
+
+def lock_collection(session: Session, path: str) -> None:
+    """On PostgreSQL, the transaction-scoped advisory lock of the collection
+    at ``path``, which every DAV write to it holds (see storage/lock.py);
+    nothing on SQLite, where a writer holds the whole database."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": path})
 
 
 def bump_revision(session: Session, collection: CollectionRef) -> int:

@@ -21,6 +21,7 @@ from kmdav.accounts.service import get_user
 from kmdav.dav import access, repository
 from kmdav.errors import NotFoundError, ValidationError
 from kmdav.models import CollectionShare, DavCollection, Group, User
+from kmdav.scheduling.boxes import box_kind
 
 ADDRESS_BOOK = "addressbook"
 CALENDAR = "calendar"
@@ -232,6 +233,8 @@ def own_collections(session: Session, owner_id: int) -> list[OwnCollection]:
             .order_by(DavCollection.path)
         )
     )
+    # The schedule inbox is the server's (RFC 6638), not something to share.
+    collections = [c for c in collections if not box_kind(c.path)]
     shares: dict[int, list[ShareEntry]] = {collection.id: [] for collection in collections}
     if collections:
         rows = session.execute(

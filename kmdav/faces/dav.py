@@ -13,14 +13,13 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 from radicale import config as radicale_config
-from radicale.app import Application
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.faces import davreports, davspeed
+from kmdav.faces import davreports, davschedule, davspeed
 from kmdav.faces.davguard import DavGuard
 from kmdav.settings import Settings
 
@@ -84,8 +83,9 @@ def radicale_configuration(settings: Settings, database: Database) -> Any:
 def dav_routes(settings: Settings, database: Database) -> list[BaseRoute]:
     davreports.install()
     davspeed.install()
+    davschedule.install()
     configuration, throttle = radicale_configuration(settings, database)
-    application = Application(configuration)
+    application = davschedule.SchedulingApplication(configuration)
     guarded = DavGuard(application, settings.dav.max_content_length, throttle)
 
     def well_known(request: Request) -> RedirectResponse:

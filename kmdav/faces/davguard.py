@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "REPORT", "MKCOL", "MKCALENDAR"})
-BODY_METHODS = XML_METHODS | {"PUT"}
+#: POST carries a free-busy request to a schedule outbox (RFC 6638 5).
+BODY_METHODS = XML_METHODS | {"PUT", "POST"}
 MAX_XML_DEPTH = 48
 PUT_TYPES = frozenset(
     {"text/calendar", "text/vcard", "text/x-vcard", "text/directory", "application/octet-stream"}
@@ -174,7 +175,7 @@ class DavGuard:
                 state.put_body = (path, body.decode("utf-8"))
             except UnicodeDecodeError:
                 state.put_body = None  # Radicale decodes other charsets itself
-        elif body.strip():
+        elif method in XML_METHODS and body.strip():
             check_xml(body)
 
     @staticmethod

@@ -2,6 +2,8 @@
 
 - ``DAV:limit`` on sync-collection (RFC 6578 3.6/3.7): the storage cuts the
   change list; here the 507 response for the request-URI is added.
+- ``C:expand`` on a calendar-query for VTODOs (RFC 4791 9.6.5), which
+  Radicale expands for VEVENT only: see :mod:`kmdav.dav.expand`.
 - ``DAV:principal-property-search`` and ``principal-search-property-set``
   (RFC 3744 9.4/9.5), which Radicale answers with an empty result: clients
   use them to find colleagues to invite.  Results are limited to the users
@@ -12,12 +14,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from radicale.app import report as radicale_report
 
 from kmdav.accounts import service as accounts
+from kmdav.dav import expand
 from kmdav.dav.context import session_scope, state
 from kmdav.models import User
 
@@ -25,6 +29,7 @@ D = "{DAV:}"
 C = "{urn:ietf:params:xml:ns:caldav}"
 CR = "{urn:ietf:params:xml:ns:carddav}"
 ReportFn = Callable[..., tuple[int, ET.Element]]
+_STAMP = "%Y%m%dT%H%M%SZ"
 
 
 def _principal_props(user: User, base_prefix: str) -> dict[str, Callable[[ET.Element], None]]:
@@ -109,6 +114,41 @@ def _add_limit_response(answer: ET.Element, base_prefix: str, path: str) -> None
     ET.SubElement(error, D + "number-of-matches-within-limits")
 
 
+def _todo_expansion(request: ET.Element) -> tuple[datetime, datetime] | None:
+    """The range to expand VTODO instances in, when ``request`` is a
+    calendar-query with ``C:expand`` on VTODO (time-range filter, else the
+    expand range)."""
+    if request.tag != C + "calendar-query":
+        return None
+    expand = request.find(f".//{C}expand")
+    todo = next(
+        (f for f in request.iter(C + "comp-filter") if f.get("name", "").upper() == "VTODO"),
+        None,
+    )
+    if expand is None or todo is None:
+        return None
+    limits = todo.find(C + "time-range")
+    source = limits if limits is not None else expand
+    try:
+        start = datetime.strptime(source.get("start") or "", _STAMP).replace(tzinfo=UTC)
+        end = datetime.strptime(source.get("end") or "99991231T000000Z", _STAMP)
+    except ValueError as exc:
+        raise ValueError("expand and time-range take UTC times like 20270101T000000Z") from exc
+    return start, end.replace(tzinfo=UTC)
+
+
+def _expand_todo_answer(answer: ET.Element, start: datetime, end: datetime) -> None:
+    for response in list(answer.findall(D + "response")):
+        data = response.find(f"{D}propstat/{D}prop/{C}calendar-data")
+        if data is None or not data.text or "BEGIN:VTODO" not in data.text.upper():
+            continue
+        expanded = expand.expand_todos(data.text, start, end)
+        if expanded is None:
+            answer.remove(response)
+        else:
+            data.text = expanded
+
+
 def extended_report(original: ReportFn) -> ReportFn:
     def xml_report(
         base_prefix: str, path: str, xml_request: ET.Element | None, *args: Any, **kwargs: Any
@@ -128,10 +168,13 @@ def extended_report(original: ReportFn) -> ReportFn:
                     state.sync_limit = max(1, int((nresults.text or "").strip()))
                 except ValueError as exc:
                     raise ValueError("DAV:nresults must be a number") from exc
+        todo_range = _todo_expansion(xml_request) if xml_request is not None else None
         try:
             status, answer = original(base_prefix, path, xml_request, *args, **kwargs)
             if is_sync and state.sync_truncated:
                 _add_limit_response(answer, base_prefix, path)
+            if todo_range is not None and status == 207:
+                _expand_todo_answer(answer, *todo_range)
             return status, answer
         finally:
             state.sync_limit = None

@@ -75,8 +75,14 @@ class JobQueue:
         def recover_every_minute() -> None:
             self.recover()
 
+        def email_reminders_every_minute() -> None:
+            self.queue_reminders()
+
         self._run = self.huey.task(name="kmdav.run_job")(run)
         self.huey.periodic_task(crontab(), name="kmdav.recover_jobs")(recover_every_minute)
+        self.huey.periodic_task(crontab(), name="kmdav.email_reminders")(
+            email_reminders_every_minute
+        )
 
     def dispatch(self, job_ids: Sequence[int]) -> None:
         for job_id in job_ids:
@@ -94,6 +100,15 @@ class JobQueue:
             logger.info("jobs: handing %d waiting job(s) to the queue", len(ids))
             self.dispatch(ids)
         return ids
+
+    def queue_reminders(self) -> int:
+        """Queue the e-mail reminders that are due (see
+        :mod:`kmdav.scheduling.reminders`); each is a ``mail.send`` job."""
+        # Imported here: the scheduling services import the job machinery.
+        from kmdav.scheduling import reminders
+
+        with self.database.transaction() as session:
+            return reminders.scan(session)
 
     def consumer(self, **options: Any) -> Consumer:
         return _Consumer(

@@ -45,6 +45,9 @@ class User(Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The newest 30 s step whose code was accepted: an older or equal one is a replay.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: The user wants e-mail reminders for appointments that ask for one
+    #: (X-KMDAV-EMAIL-REMINDER, see kmdav.scheduling.reminders).
+    email_reminders: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Group(Base):

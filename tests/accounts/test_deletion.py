@@ -64,7 +64,7 @@ def test_the_home_and_its_collections_go(session: Session) -> None:
         return int(session.scalar(query) or 0)
 
     assert owned(target.id) == 0
-    assert owned(other.id) == 4  # the home and three collections stay
+    assert owned(other.id) == 6  # the home, three collections, inbox and outbox stay
 
 
 def test_the_summary_counts_the_subscription_links(session: Session) -> None:

@@ -3,12 +3,16 @@
 The tester probes ~100 CalDAV features and rates each (full, unsupported,
 broken, ...).  kmdav must break nothing, match stock Radicale on everything
 Radicale does fully, and also do fully what Radicale does not: DAV:limit on
-sync-collection, /.well-known/caldav and principal search.
+sync-collection, /.well-known/caldav, principal search, RFC 6638 scheduling
+(with a second kmdav user for the tester's cross-user probes: inbox
+delivery, automatic scheduling, free-busy) and expanded recurring tasks.
 """
 
 from __future__ import annotations
 
 import collections
+import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.interop.conftest import ADMIN
-from tests.live import LiveServer, free_port, running_process
+from tests.live import LiveServer, free_port, run_cli, running_process
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -34,7 +38,19 @@ MUST_BE_FULL = (
     "principal-search",
     "principal-search.by-name.self",
     "principal-search.list-all",
+    "scheduling",
+    "scheduling.mailbox",
+    "scheduling.calendar-user-address-set",
+    "scheduling.calendar-user-address-set.populated",
+    "scheduling.mailbox.inbox-delivery",
+    "scheduling.auto-schedule",
+    "scheduling.freebusy-query",
+    "scheduling.schedule-tag",
+    "scheduling.schedule-tag.stable-partstat",
+    "search.recurrences.expanded.todo",
 )
+#: The second account the tester invites and asks for free-busy.
+ATTENDEE = ("bobby", "bobby-password-1", "bobby@example.org")
 FEATURE = re.compile(r"^## (\S+)\s*$")
 LEVEL = re.compile(r"^Feature support level found: (\S+)")
 
@@ -74,7 +90,26 @@ def parse_features(output: str) -> dict[str, str]:
     return features
 
 
-def start_tester(url: str) -> subprocess.Popen[str]:
+def attendee_config(server: LiveServer, directory: Path) -> Path:
+    """A second kmdav user, as a caldav client configuration section."""
+    name, password, email = ATTENDEE
+    run_cli(
+        "user", "add", name, "--password", password, "--email", email,
+        "--data-dir", str(server.data_dir), env=server.env,
+    )  # fmt: skip
+    config = directory / "caldav.json"
+    section = {
+        "caldav_url": server.dav.replace("127.0.0.1", LOOPBACK, 1),
+        "caldav_username": name,
+        "caldav_password": password,
+    }
+    config.write_text(json.dumps({name: section}))
+    return config
+
+
+def start_tester(url: str, extra_user: Path | None = None) -> subprocess.Popen[str]:
+    extra = ["--config-section", ATTENDEE[0]] if extra_user is not None else []
+    env = {**os.environ, "CALDAV_CONFIG_FILE": str(extra_user)} if extra_user else None
     return subprocess.Popen(
         [
             TESTER,
@@ -85,7 +120,9 @@ def start_tester(url: str) -> subprocess.Popen[str]:
             ADMIN[0],
             "--caldav-password",
             ADMIN[1],
+            *extra,
         ],
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -107,10 +144,11 @@ def finish(process: subprocess.Popen[str]) -> dict[str, str]:
 
 
 def test_kmdav_does_at_least_what_stock_radicale_does(
-    kmdav_server: LiveServer, radicale: str
+    kmdav_server: LiveServer, radicale: str, tmp_path: Path
 ) -> None:
     # Both run at once: each takes ~10 s of mostly waiting on its server.
-    ours, theirs = start_tester(kmdav_server.dav), start_tester(radicale)
+    extra_user = attendee_config(kmdav_server, tmp_path)
+    ours, theirs = start_tester(kmdav_server.dav, extra_user), start_tester(radicale)
     kmdav, stock = finish(ours), finish(theirs)
     summary = (
         f"kmdav: {dict(collections.Counter(kmdav.values()))}, "

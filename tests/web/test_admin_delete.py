@@ -118,7 +118,9 @@ def test_deleting_a_user_takes_exactly_what_the_page_lists(
     assert _count(web_server, "SELECT count(*) FROM groups WHERE id = :id", id=group_id) == 1
     # The other user keeps everything, the company book stays.
     kept = "SELECT count(*) FROM dav_collections WHERE owner_id = :id"
-    assert _count(web_server, kept, id=staying_id) == 4
+    assert (
+        _count(web_server, kept, id=staying_id) == 6
+    )  # home, three collections, schedule inbox and outbox
     assert _count(web_server, "SELECT count(*) FROM dav_collections WHERE path = 'company'") == 1
     listing = _propfind(web_server, staying, "contacts/")
     assert listing.status_code == 207

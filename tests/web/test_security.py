@@ -25,6 +25,7 @@ from kmdav.faces.web import (
     forms,
     jobs,
     language,
+    replies,
     sharing,
 )
 from tests.web.conftest import ADMIN, WebClient, WebServer, unique, without_htmx
@@ -41,7 +42,8 @@ def _state(server: WebServer) -> list[tuple[object, ...]]:
     """Everything a web form could change."""
     users = server.query(
         "SELECT username, email, display_name, is_admin, is_active, password_hash, "
-        "locale, must_change_password, totp_secret, totp_enabled_at, totp_last_step "
+        "locale, must_change_password, totp_secret, totp_enabled_at, totp_last_step, "
+        "email_reminders "
         "FROM users ORDER BY id"
     )
     devices = server.query("SELECT id, name, revoked_at FROM app_passwords ORDER BY id")
@@ -115,6 +117,7 @@ WEB_MODULES = (
     contacts,
     forms,
     duplicates,
+    replies,
 )
 
 
@@ -260,6 +263,8 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
             "password_repeat": "taken-over-1",
         },
         "/web/account/totp/setup": {},
+        "/web/account/reminders": {"email_reminders": "on"},
+        "/web/calendar/replies": {"reply": "BEGIN:VCALENDAR"},
         "/web/account/totp/confirm": {"code": "123456"},
         "/web/account/totp/disable": {"off_password": ADMIN[1], "off_code": "123456"},
         "/web/account/recovery-codes": {},

@@ -4,9 +4,9 @@ One module per area (``auth``, ``language``, ``dashboard``, ``devices``,
 ``account``, ``sharing``, ``jobs``, ``admin_users``, ``admin_user_detail``,
 ``admin_groups``, ``admin_group_detail``, ``admin_licence``, ``admin_audit``,
 ``admin_mail``, ``contacts``, ``contacts_import``, ``contacts_export``,
-``admin_fields``, ``forms``, ``duplicates``, ``calendar``, ``tasks``); ``_web``
-holds what they share, ``_session`` the signed session cookie.  Pages call
-services; they never write tables themselves.
+``admin_fields``, ``forms``, ``duplicates``, ``calendar``, ``tasks``,
+``replies``); ``_web`` holds what they share, ``_session`` the signed session
+cookie.  Pages call services; they never write tables themselves.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from kmdav.faces.web import (
     forms,
     jobs,
     language,
+    replies,
     sharing,
     tasks,
 )
@@ -139,6 +140,8 @@ def web_routes(settings: Settings, database: Database) -> list[BaseRoute]:
             *duplicates.routes,
             *contacts.routes,
             *admin_fields.routes,
+            # Before the calendar's /calendar/{id}/... pages.
+            *replies.routes,
             *calendar.routes,
             *tasks.routes,
             Mount("/static", app=static, name="web_static"),

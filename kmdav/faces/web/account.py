@@ -6,6 +6,8 @@
 - Switch the TOTP second factor on (secret and QR code, confirmed with a
   code before it counts; then ten recovery codes, shown once), make new
   recovery codes, switch it off (password and a current code).
+- E-mail reminders: appointments that ask for one (X-KMDAV-EMAIL-REMINDER)
+  are also reminded by e-mail when this setting is on.
 - ``/web/account/new-password``: after an administrator reset the
   password, the only page the user can open until they choose their own.
 """
@@ -23,11 +25,14 @@ from kmdav.faces.web._web import NEW_PASSWORD_PATH, PREFIX, Call, FormErrors, ac
 from kmdav.faces.web.calendar import time_zone_context
 from kmdav.i18n import N_
 from kmdav.models import User
+from kmdav.scheduling import reminders
 
 PATH = PREFIX + "/account"
 NOTICES = {
     "password": N_("Your password was changed. Other browsers are logged out."),
     "totp-off": N_("Two-factor login is off."),
+    "reminders-on": N_("E-mail reminders are on."),
+    "reminders-off": N_("E-mail reminders are off."),
 }
 #: The disable form shares the page with the password form: its own field names.
 _DISABLE_FIELDS = {"password": "off_password", "code": "off_code"}
@@ -91,6 +96,14 @@ def change_password(call: Call) -> Response:
         actor=call.actor,
     )
     return _stay_logged_in(call, user, redirect(PATH + "?notice=password"))
+
+
+@action(invalid=_invalid)
+def email_reminders(call: Call) -> Response:
+    user = accounts.require_user_by_id(call.session, call.viewer.id)
+    enabled = call.checked("email_reminders")
+    reminders.set_email_reminders(call.session, user, enabled, call.actor)
+    return redirect(PATH + ("?notice=reminders-on" if enabled else "?notice=reminders-off"))
 
 
 @action(invalid=_invalid)
@@ -175,6 +188,7 @@ def choose_new_password(call: Call) -> Response:
 routes = [
     Route("/account", account, methods=["GET"], name="web_account"),
     Route("/account/password", change_password, methods=["POST"]),
+    Route("/account/reminders", email_reminders, methods=["POST"]),
     Route("/account/totp/setup", start_totp, methods=["POST"]),
     Route("/account/totp/confirm", confirm_totp, methods=["POST"]),
     Route("/account/totp/disable", disable_totp, methods=["POST"]),

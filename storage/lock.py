@@ -5,7 +5,9 @@ writer (SQLite WAL, PostgreSQL MVCC).  A writer ("w") on SQLite starts with
 ``BEGIN IMMEDIATE``, which serialises writers; on PostgreSQL it takes a
 transaction-scoped advisory lock on each collection the request touches, so
 Radicale's If-Match check and the write that follows are atomic across
-processes and hosts, while writers to other collections proceed.
+processes and hosts, while writers to other collections proceed.  A write
+that may touch other users' collections (scheduling, MOVE) takes the
+scheduling lock before any collection lock (see ``_may_touch_others``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from kmdav.dav import repository
 from kmdav.dav.context import request_read_session, session_scope, state
+from kmdav.scheduling import itip
 
 if TYPE_CHECKING:
     from kmdav.db import Database
@@ -47,16 +50,22 @@ class StorageLockMixin:
             state.session = session
             try:
                 if mode == "w" and session.get_bind().dialect.name == "postgresql":
-                    self._lock_collections(session, kwargs.get("path"), kwargs.get("to_path"), user)
+                    self._lock_collections(
+                        session,
+                        kwargs.get("path"),
+                        kwargs.get("to_path"),
+                        many=_may_touch_others(
+                            str(kwargs.get("request", "")), str(kwargs.get("path") or "")
+                        ),
+                    )
                 yield
             finally:
                 state.session = None
                 state.cache.clear()
 
-    def _lock_collections(self, session: Session, *paths: Any) -> None:
-        keys = sorted({self._lock_key(session, p) for p in paths if p})
-        for key in keys:
-            repository.lock_collection(session, key)
+    def _lock_collections(self, session: Session, *paths: Any, many: bool) -> None:
+        keys = {self._lock_key(session, p) for p in paths if p}
+        repository.lock_collections(session, keys, many=many)
 
     def _lock_key(self, session: Session, path: str) -> str:
         parts = [p for p in path.strip("/").split("/") if p][:2]
@@ -69,3 +78,18 @@ class StorageLockMixin:
         and may still ask a collection for its items then.
         """
         return session_scope(self.database)
+
+
+def _may_touch_others(request: str, path: str) -> bool:
+    """Whether a write may go on to lock collections other than its own:
+    implicit scheduling on PUT (a body with ORGANIZER, or one we cannot
+    scan) and DELETE (the deleted object may be a meeting), and MOVE.  Such
+    a write takes the scheduling lock first (``repository.lock_scheduling``),
+    so two of them never wait on each other's collections (the deadlock of
+    two users inviting each other at once on PostgreSQL)."""
+    if request == "PUT":
+        stash = state.put_body
+        return stash is None or itip.may_schedule(stash[1])
+    if request == "DELETE":
+        return not path.endswith(".vcf")  # a card never schedules
+    return request == "MOVE"

@@ -56,6 +56,8 @@ KEEP = Keep.KEEP
 class Attendee:
     email: str
     name: str = ""
+    #: The answer (PARTSTAT) as stored; shown, never written from a form.
+    partstat: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class Changes:
     customer: str | Keep = KEEP
     contacts: tuple[str, ...] | Keep = KEEP
     attendees: tuple[Attendee, ...] | Keep = KEEP
+    #: Who organizes it: set as ORGANIZER when the entry has attendees and
+    #: no organizer yet (an existing ORGANIZER is never replaced).
+    organizer: Attendee | Keep = KEEP
 
     def touches_time(self) -> bool:
         return self.start is not KEEP or self.end is not KEEP or self.rrule is not KEEP
@@ -291,6 +296,14 @@ def _apply_rest(component: Component, changes: Changes, put: Any) -> None:
             put(CONTACT_PROP, lines)
     if isinstance(changes.attendees, tuple):
         _apply_attendees(component, changes.attendees, put)
+    organizer = changes.organizer
+    if (
+        isinstance(organizer, Attendee)
+        and component.prop("ORGANIZER") is None
+        and component.props("ATTENDEE")
+    ):
+        params = {"CN": organizer.name} if organizer.name else {}
+        put("ORGANIZER", [content_line("ORGANIZER", f"mailto:{organizer.email}", params)])
 
 
 def customer_of(component: Component) -> str:

@@ -45,6 +45,8 @@ from kmdav.models import (
     User,
     utcnow,
 )
+from kmdav.scheduling import boxes, implicit, itip, reminders
+from kmdav.scheduling.boxes import not_a_box
 
 #: All-day and floating values are stored as if UTC: look this far around a
 #: window so every zone's wall clock is covered (UTC-12 .. UTC+14).
@@ -134,6 +136,13 @@ class EventDetails:
     recurring: bool
     rid: str = ""
     text: str = ""
+    #: The ORGANIZER's address ("" without one).
+    organizer: str = ""
+    #: The calendar owner's answer when they are invited by someone else
+    #: ("" when they organize it or are not invited): they may answer.
+    my_partstat: str = ""
+    #: X-KMDAV-EMAIL-REMINDER (RFC 5545 duration) of the main event.
+    email_reminder: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,7 +208,7 @@ def calendars(session: Session, user_id: int) -> list[CalendarInfo]:
     """Own calendars and task lists first, then those shared in (by name)."""
     own = session.scalars(
         select(DavCollection)
-        .where(DavCollection.owner_id == user_id, DavCollection.tag == "VCALENDAR")
+        .where(DavCollection.owner_id == user_id, DavCollection.tag == "VCALENDAR", not_a_box())
         .order_by(DavCollection.path)
     ).all()
     me = session.get(User, user_id)
@@ -225,6 +234,7 @@ def calendars(session: Session, user_id: int) -> list[CalendarInfo]:
             access.shares_reaching(session, user_id),
             DavCollection.tag == "VCALENDAR",
             DavCollection.owner_id != user_id,
+            not_a_box(),
             User.is_active,
         )
         .order_by(DavCollection.path)
@@ -443,12 +453,63 @@ def event_details(
         customer=events.customer_of(component),
         contacts=events.linked_contacts(component),
         attendees=tuple(
-            Attendee(_address(p.value), p.params.get("CN", "")) for p in component.props("ATTENDEE")
+            Attendee(
+                _address(p.value), p.params.get("CN", ""), p.params.get("PARTSTAT", "").upper()
+            )
+            for p in component.props("ATTENDEE")
         ),
         recurring=bool(master.value("RRULE") or master.props("RDATE")),
         rid=rid,
         text=row.body,
+        organizer=_address(master.value("ORGANIZER")) if master.value("ORGANIZER") else "",
+        my_partstat=_my_partstat(session, info, row.body),
+        email_reminder=master.value(reminders.PROPERTY).strip().upper(),
     )
+
+
+def _my_partstat(session: Session, info: CalendarInfo, body: str) -> str:
+    facts = itip.read(body) if itip.may_schedule(body) else None
+    owner = session.get(User, info_owner_id(session, info))
+    if facts is None or owner is None:
+        return ""
+    mine = set(boxes.addresses(owner))
+    if facts.organizer in mine:
+        return ""
+    me = next((a for a in facts.attendees if a.address in mine), None)
+    return (me.partstat or "NEEDS-ACTION") if me is not None else ""
+
+
+def info_owner_id(session: Session, info: CalendarInfo) -> int | None:
+    return _collection(session, info).owner_id
+
+
+#: The answers an invited user can give from the web (RFC 5545 PARTSTAT).
+ANSWERS = ("ACCEPTED", "TENTATIVE", "DECLINED")
+
+
+def answer(
+    session: Session, user_id: int, calendar_id: int, href: str, etag: str, partstat: str
+) -> None:
+    """The calendar owner answers an invitation: their PARTSTAT changes in
+    their copy, and storing it sends the REPLY to the organizer (as a
+    CalDAV client's PUT of the attendee's copy would)."""
+    if partstat not in ANSWERS:
+        raise ValidationError("choose accept, maybe or decline", field="partstat")
+    info = calendar_for(session, user_id, calendar_id, write=True)
+    row = _current(session, info, href, etag)
+    facts = itip.read(row.body)
+    owner = session.get(User, info_owner_id(session, info))
+    mine = set(boxes.addresses(owner)) if owner is not None else set()
+    me = (
+        next((a for a in facts.attendees if a.address in mine), None)
+        if facts is not None and facts.organizer not in mine
+        else None
+    )
+    if me is None:
+        raise ValidationError("you are not invited to this appointment", field="partstat")
+    text = itip.set_attendee_params(row.body, me.address, PARTSTAT=partstat)
+    if text is not None and text != row.body:
+        _store(session, info, href, text)
 
 
 def _plus(value: When, delta: timedelta) -> When:
@@ -483,8 +544,49 @@ def dav_object(text: str) -> dav.DavObject:
     return dav.DavObject(text, uid, component, start, end, parsed)
 
 
+def _lock(session: Session, info: CalendarInfo) -> DavCollection:
+    """The collection to write, locked like a DAV write to it.  A web write
+    may schedule (deliveries to other users' calendars) or move between
+    calendars, so it takes the scheduling lock before any collection lock
+    (``repository.lock_collections``): no deadlock with DAV writes or
+    other web writes on PostgreSQL."""
+    collection = _collection(session, info)
+    repository.lock_collections(session, [collection.path], many=True)
+    return collection
+
+
 def _store(session: Session, info: CalendarInfo, href: str, text: str) -> None:
-    dav.store_item(session, _collection(session, info), href, dav_object(text))
+    """Store like a CalDAV PUT, including its implicit scheduling (RFC 6638
+    3.2: invitations, updates, cancellations, replies) in this transaction."""
+    collection = _lock(session, info)
+    previous = (
+        repository.item_body(session, collection.id, href) if itip.may_schedule(text) else None
+    )
+    new, old = dav.store_item(session, collection, href, dav_object(text))
+    implicit.after_store(session, collection, collection.owner_id, new, old, previous)
+
+
+def _delete(session: Session, info: CalendarInfo, href: str, *, schedule: bool = True) -> None:
+    """Delete like a CalDAV DELETE: the organizer's deletion cancels, an
+    attendee's declines (not when the object just moved to another
+    calendar: ``schedule=False``)."""
+    collection = _lock(session, info)
+    old = dav.delete_item(session, collection, href)
+    if schedule:
+        implicit.after_delete(session, collection, collection.owner_id, old)
+
+
+def _with_organizer(session: Session, info: CalendarInfo, changes: Changes) -> Changes:
+    """An entry with attendees is organized by the calendar's owner (whose
+    addresses the scheduling recognises); without an e-mail address the
+    owner cannot organize and nothing is scheduled."""
+    collection = _collection(session, info)
+    owner = session.get(User, collection.owner_id) if collection.owner_id else None
+    if owner is None or not owner.email:
+        return changes
+    return events.with_changes(
+        changes, organizer=Attendee(owner.email, owner.display_name or owner.username)
+    )
 
 
 def _current(session: Session, info: CalendarInfo, href: str, etag: str) -> DavItem:
@@ -508,15 +610,22 @@ def create(
     component: str,
     changes: Changes,
     now: datetime | None = None,
+    *,
+    reminder: timedelta | None = None,
 ) -> str:
-    """A new event or task; returns its href."""
+    """A new event or task; returns its href.  ``reminder``: the e-mail
+    reminder's lead time (X-KMDAV-EMAIL-REMINDER), none when ``None``."""
     info = calendar_for(session, user_id, calendar_id, write=True)
     if not _accepts(_collection(session, info), component):
         raise ValidationError("this calendar does not hold entries of this kind", field="calendar")
     _check(changes)
     uid = new_uid()
     href = f"{uid.split('@', 1)[0]}.ics"
-    _store(session, info, href, events.build(component, uid, changes, now or utcnow()))
+    changes = _with_organizer(session, info, changes)
+    text = events.build(component, uid, changes, now or utcnow())
+    if reminder is not None and component == "VEVENT":
+        text = reminders.with_email_reminder(text, reminder)
+    _store(session, info, href, text)
     return href
 
 
@@ -540,8 +649,11 @@ def update_event(
     rid: str = "",
     target_calendar_id: int | None = None,
     now: datetime | None = None,
+    reminder: timedelta | events.Keep | None = KEEP,
 ) -> tuple[int, str]:
     """Edit an event; for a series ``scope`` says which occurrences.
+    ``reminder`` sets (or with ``None`` removes) the e-mail reminder of the
+    series or single event; an occurrence's override keeps the series'.
 
     ``this``: an override for occurrence ``rid``; ``following``: the series
     is split at ``rid``; ``all``: the main component (overrides and EXDATEs
@@ -553,6 +665,7 @@ def update_event(
     master = events.master_of(events.parse(row.body))
     series_start = events.time_value(master, "DTSTART")
     _check(changes, series_start)
+    changes = _with_organizer(session, info, changes)
     if scope != "all" and not rid:
         raise ValidationError("choose the occurrence to change")
     if scope == "this":
@@ -569,6 +682,8 @@ def update_event(
     if rid and isinstance(changes.start, date):
         changes = _from_occurrence(master, _rid(rid), changes)
     text = events.move_series(row.body, changes, now)
+    if not isinstance(reminder, events.Keep):
+        text = reminders.with_email_reminder(text, reminder)
     if target_calendar_id is not None and target_calendar_id != info.id:
         target = calendar_for(session, user_id, target_calendar_id, write=True)
         if not _accepts(_collection(session, target), "VEVENT"):
@@ -577,8 +692,8 @@ def update_event(
             )
         if repository.href_for_uid(session, target.id, row.uid) is not None:
             raise ValidationError("the other calendar already holds this entry", field="calendar")
+        _delete(session, info, href, schedule=False)
         _store(session, target, href, text)
-        dav.delete_item(session, _collection(session, info), href)
         return target.id, href
     _store(session, info, href, text)
     return info.id, href
@@ -676,7 +791,7 @@ def delete(
         if _rid_after_first(master, _rid(rid)):
             _store(session, info, href, events.end_series(row.body, _rid(rid), now))
             return
-    dav.delete_item(session, _collection(session, info), href)
+    _delete(session, info, href)
 
 
 # -- tasks -----------------------------------------------------------------------------

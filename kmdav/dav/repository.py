@@ -128,6 +128,32 @@ def lock_collection(session: Session, path: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": path})
 
 
+#: The first key of the scheduling lock (two-key advisory locks live apart
+#: from the one-key locks of collection paths).
+_SCHEDULING_LOCK = 0x6B6D6476  # "kmdv"
+
+
+def lock_scheduling(session: Session) -> None:
+    """On PostgreSQL, the transaction-scoped lock every write that may touch
+    more than one collection (scheduling deliveries, MOVE, web writes) takes
+    *before* any collection lock, so two such writes never hold collection
+    locks at once and cannot wait on each other in a cycle; a write to a
+    single collection takes only that collection's lock.  Nothing on SQLite,
+    where a writer holds the whole database."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k, 0)"), {"k": _SCHEDULING_LOCK})
+
+
+def lock_collections(session: Session, paths: Iterable[str], *, many: bool = False) -> None:
+    """The scheduling lock when ``many`` (or several paths), then the
+    collections' locks in one fixed order (sorted paths)."""
+    keys = sorted(set(paths))
+    if many or len(keys) > 1:
+        lock_scheduling(session)
+    for key in keys:
+        lock_collection(session, key)
+
+
 def bump_revision(session: Session, collection: CollectionRef) -> int:
     """Take the next revision number of ``collection``.
 

@@ -37,8 +37,17 @@ NOTICES = {
     "changed": N_("The appointment was changed. Devices see it at their next sync."),
     "deleted": N_("The appointment was deleted."),
     "zone": N_("Your time zone was saved."),
+    "answered": N_("Your answer was sent to the organizer."),
 }
 REPEATS = ("", "DAILY", "WEEKLY", "MONTHLY", "YEARLY", "custom")
+#: The e-mail reminder choices (X-KMDAV-EMAIL-REMINDER), "" for none.
+REMINDERS: dict[str, timedelta] = {
+    "PT5M": timedelta(minutes=5),
+    "PT15M": timedelta(minutes=15),
+    "PT30M": timedelta(minutes=30),
+    "PT1H": timedelta(hours=1),
+    "P1D": timedelta(days=1),
+}
 
 
 def viewer_zone(call: Call) -> ZoneInfo:
@@ -153,6 +162,7 @@ class FormValues:
     status: str = ""
     customer: str = ""
     participants: str = ""
+    reminder: str = ""
     etag: str = ""
     rid: str = ""
     scope: str = "this"
@@ -210,6 +220,7 @@ def _values_of(call: Call, details: calendars.EventDetails, tz: ZoneInfo) -> For
         participants="\n".join(
             f"{a.name} <{a.email}>" if a.name else a.email for a in details.attendees
         ),
+        reminder=details.email_reminder,
         etag=details.etag,
         rid=details.rid,
     )
@@ -317,6 +328,19 @@ def _changes(call: Call, values: FormValues, *, series: bool) -> Changes:
     )
 
 
+def _reminder(values: FormValues, current: str = "") -> timedelta | events.Keep | None:
+    """The chosen lead time; a value a device set that the list does not
+    offer stays as it is when the form sends it back unchanged."""
+    if not values.reminder:
+        return None
+    lead = REMINDERS.get(values.reminder)
+    if lead is not None:
+        return lead
+    if current and values.reminder == current:
+        return KEEP
+    raise ValidationError("choose a reminder from the list", field="reminder")
+
+
 def _picked(text: str) -> str:
     """``Name <mail>`` as the form shows a contact -> the e-mail to look up."""
     text = text.strip()
@@ -350,6 +374,8 @@ def _form_page(
         calendars=writable,
         errors=errors or {},
         repeats=REPEATS,
+        reminders=["", *REMINDERS],
+        answers=calendars.ANSWERS,
         statuses=events.EVENT_STATUSES,
         action_path=(
             f"{PATH}/{details.calendar.id}/{quote(details.href, safe='')}"
@@ -392,7 +418,15 @@ def create(call: Call) -> Response:
     except ValueError:
         raise ValidationError("choose a calendar", field="calendar") from None
     changes = _changes(call, values, series=True)
-    calendars.create(call.session, call.viewer.id, calendar_id, "VEVENT", changes)
+    lead = _reminder(values)
+    calendars.create(
+        call.session,
+        call.viewer.id,
+        calendar_id,
+        "VEVENT",
+        changes,
+        reminder=lead if not isinstance(lead, events.Keep) else None,
+    )
     return redirect(_after(values, "created"))
 
 
@@ -476,6 +510,7 @@ def update(call: Call) -> Response:
             scope=scope,
             rid=values.rid,
             target_calendar_id=target if scope == "all" else None,
+            reminder=_reminder(values, details.email_reminder) if scope != "this" else KEEP,
         )
     except calendars.StaleError as error:
         return _conflict(call, values, error, details)
@@ -539,6 +574,23 @@ def remove(call: Call) -> Response:
     return redirect(_after(FormValues(start_date=values.start_date), "deleted"))
 
 
+@action(module=CALENDAR_SEAT, invalid=_invalid_edit)
+def answer(call: Call) -> Response:
+    """An invited user accepts, tentatively accepts or declines; the REPLY
+    goes to the organizer through the scheduling of the write path."""
+    calendar_id, href = _target(call)
+    values = _form_values(call)
+    details = calendars.event_details(call.session, call.viewer.id, calendar_id, href)
+    try:
+        calendars.answer(
+            call.session, call.viewer.id, calendar_id, href, values.etag, call.field("partstat")
+        )
+    except calendars.StaleError as error:
+        return _conflict(call, values, error, details)
+    start = details.start.date() if isinstance(details.start, datetime) else details.start
+    return redirect(_after(FormValues(start_date=start.isoformat() if start else ""), "answered"))
+
+
 # -- contacts picker and time zone ----------------------------------------------------------
 
 
@@ -589,4 +641,5 @@ routes = [
     Route("/calendar/{calendar_id:int}/{href}", update, methods=["POST"]),
     Route("/calendar/{calendar_id:int}/{href}/move", move, methods=["POST"]),
     Route("/calendar/{calendar_id:int}/{href}/delete", remove, methods=["POST"]),
+    Route("/calendar/{calendar_id:int}/{href}/answer", answer, methods=["POST"]),
 ]

@@ -518,3 +518,48 @@ def overlaps(occurrence: Occurrence, start: datetime, end: datetime) -> bool:
     return _Window(start.astimezone(UTC), end.astimezone(UTC), UTC).overlaps(
         occurrence.start.astimezone(UTC), occurrence.end.astimezone(UTC)
     )
+
+
+# -- occurrences with their components (kmdav.scheduling, kmdav.dav.expand) ----------
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One occurrence (times in UTC; floating and all-day values as UTC wall
+    clock) and the iCalendar component it comes from: the override for a
+    moved occurrence, else the main component."""
+
+    occurrence: Occurrence
+    component: icalendar.cal.Component
+
+
+def instances(
+    text: str, start: datetime, end: datetime, *, component: str = "VEVENT"
+) -> list[Instance]:
+    """The occurrences of ``component`` in ``text`` overlapping [start, end),
+    soonest first, each with its source component, for code that reads
+    more of it than :class:`Occurrence` holds (TRANSP, ATTENDEE, X-
+    properties).  The same expansion the calendar pages use; raises
+    ``ValueError`` when the object cannot be read."""
+    expansion = expand(text, start, end, UTC, component=component)
+    if expansion.unreadable:
+        raise ValueError("the object cannot be expanded")
+    masters: dict[str, icalendar.cal.Component] = {}
+    moved: dict[tuple[str, str], icalendar.cal.Component] = {}
+    for found in icalendar.Calendar.from_ical(text).walk(component):
+        uid = str(found.get("UID", ""))
+        rid = found.get("RECURRENCE-ID")
+        if rid is None:
+            masters.setdefault(uid, found)
+        else:
+            moved[(uid, rid_text(rid.dt))] = found
+    result = []
+    for occurrence in sorted(expansion.occurrences, key=lambda o: o.start):
+        source = (
+            moved.get((occurrence.uid, occurrence.rid))
+            if occurrence.is_override
+            else masters.get(occurrence.uid)
+        )
+        if source is not None:
+            result.append(Instance(occurrence, source))
+    return result

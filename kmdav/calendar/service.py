@@ -40,6 +40,7 @@ from kmdav.models import (
     CollectionShare,
     Contact,
     ContactEmail,
+    ContactUidAlias,
     DavCollection,
     DavItem,
     User,
@@ -1153,30 +1154,40 @@ def appointments_for_contact(
     viewer: int | _HasId,
     contact_uid: str,
     now: datetime | None = None,
+    *,
+    emails: Iterable[str] = (),
 ) -> tuple[list[Appointment], list[Appointment]]:
-    """(past, upcoming) events and tasks linked to the contact (its vCard
-    UID in X-KMDAV-CONTACT) in the calendars ``viewer`` may read; past
-    newest first, upcoming soonest first.  A series is upcoming while it
-    has occurrences left, with its next one as the date."""
+    """(past, upcoming) events and tasks linked to the contact in the
+    calendars ``viewer`` may read: its vCard UID in X-KMDAV-CONTACT (also
+    the UIDs of contacts merged into it, ``contact_uid_aliases``), or one
+    of ``emails`` (the contact's addresses) as an ATTENDEE.  Past newest
+    first, upcoming soonest first.  A series is upcoming while it has
+    occurrences left, with its next one as the date."""
     user_id = viewer if isinstance(viewer, int) else viewer.id
     now = now or utcnow()
     infos = {c.id: c for c in calendars(session, user_id)}
     if not infos or not contact_uid:
         return [], []
-    needle = "%" + contact_uid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    uids = {contact_uid, *_merged_into(session, contact_uid)}
+    addresses = {e.strip().lower() for e in emails if e and e.strip()}
+    wanted = [
+        and_(
+            DavItem.body.ilike("%X-KMDAV-CONTACT%", escape="\\"),
+            DavItem.body.like(_needle(uid), escape="\\"),
+        )
+        for uid in sorted(uids)
+    ] + [DavItem.body.ilike(_needle(address), escape="\\") for address in sorted(addresses)]
     rows = session.execute(
         select(CalendarObject, DavItem.href, DavItem.body)
         .join(DavItem, DavItem.id == CalendarObject.item_id)
-        .where(
-            CalendarObject.collection_id.in_(list(infos)),
-            DavItem.body.ilike("%X-KMDAV-CONTACT%", escape="\\"),
-            DavItem.body.like(needle, escape="\\"),
-        )
+        .where(CalendarObject.collection_id.in_(list(infos)), or_(*wanted))
     ).all()
     past: list[Appointment] = []
     upcoming: list[Appointment] = []
     for obj, href, body in rows:
-        if contact_uid not in _contacts_in(body):
+        if not uids.intersection(_contacts_in(body)) and not addresses.intersection(
+            _attendees_in(body)
+        ):
             continue
         when = obj.start_utc if obj.component == "VEVENT" else (obj.due_utc or obj.start_utc)
         is_upcoming = when is not None and when >= now
@@ -1202,6 +1213,26 @@ def appointments_for_contact(
     upcoming.sort(key=lambda a: a.when or far)
     past.sort(key=lambda a: a.when or datetime.min.replace(tzinfo=UTC), reverse=True)
     return past, upcoming
+
+
+def _needle(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _merged_into(session: Session, uid: str) -> list[str]:
+    """UIDs of contacts merged into ``uid`` (their links now mean it; a
+    later merge re-points older aliases, so one step reaches them all)."""
+    return list(
+        session.scalars(select(ContactUidAlias.old_uid).where(ContactUidAlias.survivor_uid == uid))
+    )
+
+
+_ATTENDEE_LINE = re.compile(r"^ATTENDEE(?:;[^:]*)?:mailto:(.+?)\r?$", re.MULTILINE | re.IGNORECASE)
+
+
+def _attendees_in(body: str) -> set[str]:
+    unfolded = re.sub(r"\r?\n[ \t]", "", body)
+    return {m.group(1).strip().lower() for m in _ATTENDEE_LINE.finditer(unfolded)}
 
 
 # -- the user's time zone ---------------------------------------------------------------

@@ -10,14 +10,14 @@ VTODO half; :mod:`kmdav.faces.davreports` applies it to Radicale's answer.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import icalendar
-import recurring_ical_events
+
+from kmdav.calendar import recurrence
 
 _RULES = ("RRULE", "RDATE", "EXDATE")
-_TIMES = ("DTSTART", "DUE", "DTEND", "COMPLETED")
 
 
 def _utc(value: Any) -> Any:
@@ -28,37 +28,50 @@ def _utc(value: Any) -> Any:
 
 def expand_todos(text: str, start: datetime, end: datetime) -> str | None:
     """The instances of the VTODOs in ``text`` that fall in [start, end) as
-    one VCALENDAR, or ``None`` when none does (the object is not a match)."""
+    one VCALENDAR, or ``None`` when none does (the object is not a match).
+    The expansion is the calendar's own (:func:`kmdav.calendar.recurrence.instances`)."""
     calendar = icalendar.Calendar.from_ical(text)
-    masters = calendar.walk("VTODO")
-    if not masters:
+    if not calendar.walk("VTODO"):
         return None
-    recurring = any("RRULE" in todo or "RDATE" in todo for todo in masters)
-    instances = recurring_ical_events.of(calendar, components=["VTODO"]).between(start, end)
-    if not instances:
+    found = recurrence.instances(text, start, end, component="VTODO")
+    if not found:
         return None
     out = icalendar.Calendar()
     for key, value in calendar.property_items(recursive=False):
         if key not in ("BEGIN", "END"):
             out.add(key, value)
-    for instance in instances:
-        todo = icalendar.Todo()
-        for key, value in instance.property_items(recursive=False):
-            if key in ("BEGIN", "END") or key in _RULES or key == "RECURRENCE-ID":
-                continue
-            todo.add(key, value)
-        for key in _TIMES:
-            if key in instance and isinstance(instance.decoded(key), datetime):
-                todo.pop(key)
-                todo.add(key, _utc(instance.decoded(key)))
-        if recurring and "DTSTART" in instance:
-            begin = instance.decoded("DTSTART")
-            todo.add("RECURRENCE-ID", _utc(begin) if not _is_date(begin) else begin)
-        for alarm in instance.subcomponents:
-            todo.add_component(alarm)
-        out.add_component(todo)
+    for instance in found:
+        out.add_component(_instance(instance))
     return str(out.to_ical().decode("utf-8"))
 
 
-def _is_date(value: Any) -> bool:
-    return isinstance(value, date) and not isinstance(value, datetime)
+def _instance(instance: recurrence.Instance) -> icalendar.Todo:
+    """One task instance: its component's properties with the occurrence's
+    times (UTC), RECURRENCE-ID for a series, no rules."""
+    source, occurrence = instance.component, instance.occurrence
+    todo = icalendar.Todo()
+    for key, value in source.property_items(recursive=False):
+        if key in ("BEGIN", "END", "RECURRENCE-ID") or key in _RULES:
+            continue
+        todo.add(key, value)
+    times: dict[str, Any] = {}
+    if "DTSTART" in source:
+        times["DTSTART"] = occurrence.start
+        if "DUE" in source:
+            times["DUE"] = occurrence.end
+    elif "DUE" in source:
+        times["DUE"] = occurrence.start
+    for key, value in times.items():
+        todo.pop(key)
+        todo.add(key, value.date() if occurrence.all_day else value)
+    for key in ("DTEND", "COMPLETED"):
+        if key in todo and isinstance(todo.decoded(key), datetime):
+            value = _utc(todo.decoded(key))
+            todo.pop(key)
+            todo.add(key, value)
+    if occurrence.recurring and occurrence.rid:
+        rid = recurrence.parse_rid(occurrence.rid)
+        todo.add("RECURRENCE-ID", _utc(rid))
+    for alarm in source.subcomponents:
+        todo.add_component(alarm)
+    return todo

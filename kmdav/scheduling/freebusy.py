@@ -19,11 +19,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import icalendar
-import recurring_ical_events
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kmdav.accounts.service import visible_users
+from kmdav.calendar import recurrence
 from kmdav.errors import PermissionDeniedError, ValidationError
 from kmdav.models import DavCollection, DavItem, User
 from kmdav.scheduling import boxes, itip
@@ -112,21 +112,18 @@ def busy_periods(
     periods: list[tuple[datetime, datetime, str]] = []
     for body in session.scalars(query):
         try:
-            calendar = icalendar.Calendar.from_ical(body)
-            occurrences = recurring_ical_events.of(calendar).between(start, end)
+            found = recurrence.instances(body, start, end)
         except Exception:  # one unreadable object must not hide the others
             logger.warning("free-busy: skipped an object that does not expand", exc_info=True)
             continue
-        for event in occurrences:
+        for instance in found:
+            event = instance.component
             if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
                 continue
             status = str(event.get("STATUS", "")).upper()
             if status == "CANCELLED" or _declined(event, mine):
                 continue
-            begin = _utc(event.decoded("DTSTART"))
-            finish = _utc(event.decoded("DTEND")) if "DTEND" in event else begin
-            if isinstance(event.decoded("DTSTART"), date) and finish == begin:
-                finish = begin + timedelta(days=1)
+            begin, finish = instance.occurrence.start, instance.occurrence.end
             kind = "BUSY-TENTATIVE" if status == "TENTATIVE" else "BUSY"
             periods.append((max(begin, start), min(finish, end), kind))
     return sorted(periods)

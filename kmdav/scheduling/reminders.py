@@ -23,11 +23,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import icalendar
-import recurring_ical_events
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kmdav import audit
+from kmdav.calendar import recurrence
 from kmdav.errors import ValidationError
 from kmdav.models import DavCollection, DavItem, Job, User
 from kmdav.outbox import KIND, queue_mail
@@ -126,16 +126,16 @@ def due_reminders(session: Session, now: datetime) -> list[DueReminder]:
     due: list[DueReminder] = []
     for user, body in session.execute(query).all():
         try:
-            calendar = icalendar.Calendar.from_ical(body)
-            occurrences = recurring_ical_events.of(calendar).between(window_start, window_end)
+            found = recurrence.instances(body, window_start, window_end)
         except Exception:  # one unreadable object must not stop the others
             logger.warning("reminders: skipped an object that does not expand", exc_info=True)
             continue
-        for event in occurrences:
+        for instance in found:
+            event = instance.component
             lead = _lead(event)
             if lead is None or str(event.get("STATUS", "")).upper() == "CANCELLED":
                 continue
-            start = _utc(event.decoded("DTSTART"))
+            start = instance.occurrence.start
             send_at = start - lead
             if window_start < send_at <= now:
                 summary = str(event.get("SUMMARY", "")) or "(no title)"

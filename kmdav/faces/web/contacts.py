@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kmdav.accounts import service as accounts
+from kmdav.calendar.service import appointments_for_contact
 from kmdav.contacts import access, crm, fields, search, service
 from kmdav.contacts.cards import COMPANY, PERSON, ContactDraft
 from kmdav.contacts.fieldtypes import FieldDef
@@ -254,10 +255,15 @@ def _detail(call: Call, *, errors: FormErrors | None = None, status: int = 200) 
     view = service.get_contact(
         call.session, user, _contact_id(call), company_book=_company_book(call)
     )
+    past, upcoming = appointments_for_contact(
+        call.session, user, view.uid, emails=[e.value for e in view.draft.emails]
+    )
     return call.render(
         "contact.html",
         status,
         contact=view,
+        past=past,
+        upcoming=upcoming,
         defs=[
             d
             for d in fields.definitions(call.session)

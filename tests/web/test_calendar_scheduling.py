@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 
 import caldav
 import httpx
+import icalendar
 import pytest
+from sqlalchemy import create_engine, text
 
+from tests.databases import throwaway_database
+from tests.live import live_server, run_cli
+from tests.smtp import SmtpServer, smtp_server
 from tests.web.conftest import WebClient, WebServer, unique
 
 pytestmark = pytest.mark.live
@@ -256,3 +262,134 @@ def test_crossing_invitations_never_fail(
     for n in kept:
         assert any(f"UID:x-{b_name}-{n}" in e for e in a_events)
         assert any(f"UID:x-{a_name}-{n}" in e for e in b_events)
+
+
+VCARD = (
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:;{name};;;\r\n"
+    "EMAIL;TYPE=WORK:{email}\r\nEND:VCARD\r\n"
+)
+
+
+def _phone_event(uid: str, summary: str, line: str) -> str:
+    return "\r\n".join(
+        [
+            "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//phone//EN", "BEGIN:VEVENT",
+            f"UID:{uid}", "DTSTAMP:20260101T000000Z", "DTSTART:20261110T090000Z",
+            "DTEND:20261110T100000Z", f"SUMMARY:{summary}", line,
+            "END:VEVENT", "END:VCALENDAR", "",
+        ]
+    )  # fmt: skip
+
+
+def test_contact_page_lists_appointments_by_link_alias_and_email(
+    pair: list[tuple[WebClient, str, str]], web_server: WebServer
+) -> None:
+    (web, name, password), _ = pair
+    dav = f"{web_server.url}/dav/{name}/"
+    with httpx.Client(auth=(name, password), timeout=30) as http:
+        card = VCARD.format(uid="card-keep", name="Berta Keller", email="berta@keller.example")
+        put = http.put(
+            dav + "contacts/card-keep.vcf", content=card, headers={"Content-Type": "text/vcard"}
+        )
+        assert put.status_code == 201
+        for uid, summary, line in (
+            ("ev-mail", "Called by mail address", "ATTENDEE:mailto:BERTA@keller.example"),
+            ("ev-merged", "Linked to the merged card", "X-KMDAV-CONTACT:card-gone"),
+            ("ev-other", "Someone else", "X-KMDAV-CONTACT:card-other"),
+        ):
+            put = http.put(
+                dav + f"calendar/{uid}.ics",
+                content=_phone_event(uid, summary, line),
+                headers={"Content-Type": "text/calendar"},
+            )
+            assert put.status_code == 201
+    made = web.post(
+        "/web/calendar/new",
+        _form(
+            _calendar_id(web_server, f"{name}/calendar"),
+            summary="Visit on the web",
+            start_date="2027-01-20",
+            end_date="2027-01-20",
+            customer="Berta Keller",
+        ),
+    )
+    assert made.status_code == 303, made.text
+    # a merge left card-gone -> card-keep behind (set up directly in the database)
+    engine = create_engine(web_server.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO contact_uid_aliases (old_uid, survivor_uid, merged_at) "
+                    "VALUES ('card-gone', 'card-keep', CURRENT_TIMESTAMP)"
+                )
+            )
+    finally:
+        engine.dispose()
+    ((contact_id,),) = web_server.query(
+        "SELECT c.id FROM contacts c JOIN dav_items i ON i.id = c.item_id WHERE i.uid = :u",
+        u="card-keep",
+    )
+    page = web.get(f"/web/contacts/{contact_id}")
+    assert page.status_code == 200, page.text
+    upcoming, past = page.text.split("Past", 1)[0], page.text.split("Past", 1)[1]
+    assert "Appointments and tasks" in upcoming
+    assert "Visit on the web" in upcoming
+    assert "Called by mail address" in past
+    assert "Linked to the merged card" in past
+    assert "Someone else" not in page.text
+
+
+@pytest.fixture(scope="module")
+def mailing(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[WebServer, SmtpServer]]:
+    workdir = tmp_path_factory.mktemp("webimip")
+    with smtp_server(workdir) as smtp, throwaway_database(backend, workdir) as url:
+        env = {
+            "KMDAV_MAIL__HOST": "127.0.0.1",
+            "KMDAV_MAIL__PORT": str(smtp.port),
+            "KMDAV_MAIL__SECURITY": "none",
+            "KMDAV_MAIL__FROM_ADDRESS": "crm@example.com",
+            "KMDAV_JOBS__RUN_IN_SERVER": "true",
+        }
+        with live_server(workdir / "data", url, extra_env=env) as server:
+            run_cli(
+                "user", "add", "olga", "--password", "olga-password-1", "--email",
+                "olga@example.org", "--data-dir", str(server.data_dir), env=server.env,
+            )  # fmt: skip
+            yield WebServer(server, url), smtp
+
+
+def test_external_attendee_gets_an_imip_mail_from_the_web(
+    mailing: tuple[WebServer, SmtpServer],
+) -> None:
+    server, smtp = mailing
+    web = WebClient(server)
+    try:
+        assert web.login("olga", "olga-password-1").status_code == 303
+        made = web.post(
+            "/web/calendar/new",
+            _form(
+                _calendar_id(server, "olga/calendar"),
+                summary="Offer talk",
+                participants="guest@example.net",
+            ),
+        )
+        assert made.status_code == 303, made.text
+    finally:
+        web.close()
+    deadline = time.monotonic() + 60
+    while not smtp.received:
+        assert time.monotonic() < deadline, "no iMIP mail arrived"
+        time.sleep(0.2)
+    (received,) = smtp.received
+    message = received.message
+    assert message["To"].endswith("guest@example.net") or "guest@example.net" in message["To"]
+    part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+    assert part.get_param("method") == "REQUEST"
+    calendar = icalendar.Calendar.from_ical(part.get_payload(decode=True))
+    assert str(calendar["METHOD"]) == "REQUEST"
+    (event,) = calendar.walk("VEVENT")
+    assert str(event["SUMMARY"]) == "Offer talk"
+    assert str(event["ORGANIZER"]).lower() == "mailto:olga@example.org"

@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from kmdav.accounts.service import visible_users
 from kmdav.calendar import events, recurrence, timerange
 from kmdav.calendar.events import KEEP, Attendee, Changes
 from kmdav.calendar.icstext import Component
@@ -1132,8 +1133,12 @@ def resolve_participants(
                 session, user_id, wanted, field=field, company_book=company_book
             )
         except ValidationError:
-            if not _EMAIL.match(wanted):
+            colleague = None if _EMAIL.match(wanted) else _colleague(session, user_id, wanted)
+            if colleague is None and not _EMAIL.match(wanted):
                 raise
+            if colleague is not None:
+                people.append(colleague)
+                continue
             contact = None
         if contact is None:
             people.append(Attendee(wanted))
@@ -1147,6 +1152,21 @@ def resolve_participants(
         uids.append(contact.uid)
         people.append(Attendee(contact.email, contact.name))
     return uids, people
+
+
+def _colleague(session: Session, user_id: int, wanted: str) -> Attendee | None:
+    """A kmdav user the viewer may see (``accounts.visible_users``), named
+    by user name or display name, as an attendee with their e-mail (the
+    scheduling delivers to their calendar)."""
+    me = session.get(User, user_id)
+    if me is None:
+        return None
+    folded = wanted.casefold()
+    for user in visible_users(session, me.username, wanted):
+        names = {user.username.casefold(), (user.display_name or "").casefold()}
+        if folded in names and user.email:
+            return Attendee(user.email, user.display_name or user.username)
+    return None
 
 
 def appointments_for_contact(

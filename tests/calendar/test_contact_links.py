@@ -8,12 +8,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.orm import Session
 
+from kmdav.accounts import groups
 from kmdav.accounts import service as accounts
 from kmdav.calendar import service as cal
 from kmdav.calendar.events import Attendee, Changes
 from kmdav.dav import repository
+from kmdav.errors import ValidationError
 from kmdav.models import ContactUidAlias, DavCollection, User
 from kmdav.scheduling import boxes
 
@@ -112,3 +115,16 @@ def test_boxes_are_not_calendars_and_web_writes_schedule(session: Session) -> No
     mine = cal.event_details(session, alice.id, _calendar(session, "alice/calendar").id, href)
     assert mine.my_partstat == ""
     assert [a.partstat for a in mine.attendees] == ["DECLINED"]
+
+
+def test_colleagues_are_participants_by_user_name(session: Session) -> None:
+    alice, bob = _user(session, "alice"), _user(session, "bob")
+    _user(session, "carl")  # in no group with alice: she cannot find him
+    groups.create_group(session, "team")
+    groups.add_member(session, "team", "alice")
+    groups.add_member(session, "team", "bob")
+    uids, people = cal.resolve_participants(session, alice.id, "BOB\nguest@example.net")
+    assert uids == []
+    assert [p.email for p in people] == [bob.email, "guest@example.net"]
+    with pytest.raises(ValidationError):
+        cal.resolve_participants(session, alice.id, "carl")

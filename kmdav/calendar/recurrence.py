@@ -539,20 +539,25 @@ def instances(
     """The occurrences of ``component`` in ``text`` overlapping [start, end),
     soonest first, each with its source component, for code that reads
     more of it than :class:`Occurrence` holds (TRANSP, ATTENDEE, X-
-    properties).  The same expansion the calendar pages use; raises
-    ``ValueError`` when the object cannot be read."""
-    expansion = expand(text, start, end, UTC, component=component)
-    if expansion.unreadable:
-        raise ValueError("the object cannot be expanded")
+    properties).  The same expansion the calendar pages use, on one parse
+    of the body; raises ``ValueError`` when the object cannot be read."""
+    if all(_known_zone(m.group(2)) for m in _TZID.finditer(text)):
+        text = _VTIMEZONE.sub("", text)  # the zone database answers (RFC 7809)
     masters: dict[str, icalendar.cal.Component] = {}
     moved: dict[tuple[str, str], icalendar.cal.Component] = {}
+    by_uid: dict[str, list[_Spec]] = {}
     for found in icalendar.Calendar.from_ical(text).walk(component):
-        uid = str(found.get("UID", ""))
-        rid = found.get("RECURRENCE-ID")
-        if rid is None:
-            masters.setdefault(uid, found)
+        spec = _spec(found)
+        by_uid.setdefault(spec.uid, []).append(spec)
+        if spec.rid is None:
+            masters.setdefault(spec.uid, found)
         else:
-            moved[(uid, rid_text(rid.dt))] = found
+            moved[(spec.uid, rid_text(spec.rid))] = found
+    expansion = expand_specs(
+        tuple(tuple(group) for group in by_uid.values()), start, end, UTC, Expansion()
+    )
+    if expansion.unreadable:
+        raise ValueError("the object cannot be expanded")
     result = []
     for occurrence in sorted(expansion.occurrences, key=lambda o: o.start):
         source = (

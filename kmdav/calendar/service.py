@@ -471,7 +471,7 @@ def event_details(
 
 def _my_partstat(session: Session, info: CalendarInfo, body: str) -> str:
     facts = itip.read(body) if itip.may_schedule(body) else None
-    owner = session.get(User, info_owner_id(session, info))
+    owner = session.get(User, _owner_id(session, info))
     if facts is None or owner is None:
         return ""
     mine = set(boxes.addresses(owner))
@@ -481,7 +481,7 @@ def _my_partstat(session: Session, info: CalendarInfo, body: str) -> str:
     return (me.partstat or "NEEDS-ACTION") if me is not None else ""
 
 
-def info_owner_id(session: Session, info: CalendarInfo) -> int | None:
+def _owner_id(session: Session, info: CalendarInfo) -> int | None:
     return _collection(session, info).owner_id
 
 
@@ -500,7 +500,7 @@ def answer(
     info = calendar_for(session, user_id, calendar_id, write=True)
     row = _current(session, info, href, etag)
     facts = itip.read(row.body)
-    owner = session.get(User, info_owner_id(session, info))
+    owner = session.get(User, _owner_id(session, info))
     mine = set(boxes.addresses(owner)) if owner is not None else set()
     me = (
         next((a for a in facts.attendees if a.address in mine), None)

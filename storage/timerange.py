@@ -15,13 +15,15 @@ non-override range after the window), so the answer is Radicale's by
 construction, floating and all-day values included (Radicale reads them as
 UTC).  A record is bounded (:data:`HORIZON`, :data:`MAX_RANGES`); a query
 that reaches past a bounded record, and any body Radicale's walk fails on,
-is left to Radicale (``None``).
+is left to Radicale (``None``).  The cache keeps at most 2,000,000 ranges
+(~34 MB) per process.
 """
 
 from __future__ import annotations
 
 import threading
 import xml.etree.ElementTree as ET
+from array import array
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +35,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Ranges starting after this are not recorded (infinite rules stop here).
 HORIZON = datetime(2200, 1, 1, tzinfo=UTC)
 #: Ranges recorded per body at most.
-MAX_RANGES = 20_000
+MAX_RANGES = 5_000
 
 COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
 TIME_RANGE = xmlutils.make_clark("C:time-range")
@@ -45,18 +47,27 @@ def micros(value: datetime) -> int:
 
 
 class Record:
-    """The ranges one body's walk visits: (start, end, is_override)."""
+    """The ranges one body's walk visits, in order: start and end in
+    microseconds and whether the range is an override's (compact arrays:
+    a long series costs 17 bytes a range)."""
 
-    __slots__ = ("complete", "ranges")
+    __slots__ = ("complete", "ends", "overrides", "starts")
 
     def __init__(self, ranges: list[tuple[int, int, bool]], complete: bool) -> None:
-        self.ranges = ranges
+        self.starts = array("q", (r[0] for r in ranges))
+        self.ends = array("q", (r[1] for r in ranges))
+        self.overrides = bytes(r[2] for r in ranges)
         self.complete = complete
+
+    def __len__(self) -> int:
+        return len(self.starts)
 
     def matches(self, start: int, end: int) -> bool | None:
         """Radicale's ``time_range_match`` for [start, end); None when the
         record stops before the answer is known."""
-        for range_start, range_end, override in self.ranges:
+        for range_start, range_end, override in zip(
+            self.starts, self.ends, self.overrides, strict=True
+        ):
             if start < range_end and range_start < end:
                 return True
             if end < range_start and not override:
@@ -85,10 +96,12 @@ def record(vobject_item: Any, component: str) -> Record | None:
 
 
 class RecordCache:
-    """Records by (ETag, component), least recently used out first."""
+    """Records by (ETag, component), least recently used out first once
+    more than ``budget`` ranges are kept."""
 
-    def __init__(self, size: int = 50_000) -> None:
-        self.size = size
+    def __init__(self, budget: int = 2_000_000) -> None:
+        self.budget = budget
+        self.kept = 0
         self._entries: OrderedDict[tuple[str, str], Record | None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -102,9 +115,15 @@ class RecordCache:
 
     def put(self, etag: str, component: str, found: Record | None) -> None:
         with self._lock:
-            self._entries[(etag, component)] = found
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            key = (etag, component)
+            if key in self._entries:
+                old = self._entries.pop(key)
+                self.kept -= 1 + (len(old) if old is not None else 0)
+            self._entries[key] = found
+            self.kept += 1 + (len(found) if found is not None else 0)
+            while self.kept > self.budget and len(self._entries) > 1:
+                _key, dropped = self._entries.popitem(last=False)
+                self.kept -= 1 + (len(dropped) if dropped is not None else 0)
 
 
 #: One per process.

@@ -247,3 +247,28 @@ def test_a_second_query_reads_the_record_not_the_body(both: tuple[Any, Any]) -> 
     assert again == first
     assert claimed == len(first)
     assert len(timerange.RECORDS._entries) == recorded
+
+
+def test_a_bounded_record_leaves_later_windows_to_radicale() -> None:
+    record = timerange.Record([(10, 20, False), (30, 40, False)], complete=False)
+    assert record.matches(15, 16) is True
+    assert record.matches(21, 29) is False  # stops at (30, 40): after the window
+    assert record.matches(41, 50) is None  # past what was recorded
+    assert timerange.Record([(10, 20, False)], complete=True).matches(41, 50) is False
+    # an override after the window does not stop the walk
+    moved = timerange.Record([(90, 95, True), (10, 20, False)], complete=True)
+    assert moved.matches(91, 92) is True
+    assert moved.matches(50, 60) is False
+
+
+def test_other_filter_shapes_are_left_to_radicale() -> None:
+    text_match = ET.fromstring(
+        '<C:filter xmlns:C="urn:ietf:params:xml:ns:caldav"><C:comp-filter name="VCALENDAR">'
+        '<C:comp-filter name="VEVENT"><C:time-range start="20261201T000000Z"/>'
+        '<C:prop-filter name="SUMMARY"><C:text-match>x</C:text-match></C:prop-filter>'
+        "</C:comp-filter></C:comp-filter></C:filter>"
+    )
+    no_bounds = _filter("VEVENT", "", "")
+    assert timerange.single_time_range([text_match]) is None
+    assert timerange.single_time_range([no_bounds]) is None
+    assert timerange.single_time_range([_filter("VTODO", "20261201T000000Z", "")]) is not None

@@ -18,6 +18,7 @@ from kmdav.dav.cardfilter import candidate_hrefs
 from kmdav.dav.items import StoredItem
 from kmdav.dav.service import CALENDAR_COMPONENTS
 
+from . import timerange
 from .rows import CollectionRow
 
 #: vCards have no time; Radicale gives them the widest range.
@@ -165,12 +166,31 @@ class CollectionGetMixin:
             yield from self._filtered_cards(row, filters)
             return
         tag, start, end, simple = radicale_filter.simplify_prefilters(filters, row.tag)
+        exact = timerange.single_time_range(filters) if simple else None
         with self.session() as session:
             snapshots = repository.item_snapshots_in_range(session, row.id, tag, start, end)
             items = [self.make_item(stored) for stored in snapshots]
         for item in items:
             istart, iend = item.time_range
-            yield item, bool(simple and (start <= istart or iend <= end))
+            if simple and (start <= istart or iend <= end):
+                # starts inside the window (or has no extent beyond it)
+                yield item, True
+            elif exact is None:
+                yield item, False
+            else:
+                # a series (or a long item) that began before the window
+                component, window_start, window_end = exact
+                found = timerange.decide(
+                    item.etag,
+                    component,
+                    lambda item=item: item.vobject_item,
+                    window_start,
+                    window_end,
+                )
+                if found is None:
+                    yield item, False
+                elif found:
+                    yield item, True
 
     def _filtered_cards(
         self, row: CollectionRow, filters: list[ET.Element]

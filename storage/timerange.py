@@ -1,0 +1,165 @@
+"""Exact time-range answers for calendar-query without re-parsing.
+
+A calendar-query with one ``time-range`` on VEVENT, VTODO or VJOURNAL is
+what phones send for every visible week.  The indexed columns hold one
+rough range per item (first start to last end), so every recurring series
+that began before the window is a candidate; Radicale would re-parse and
+expand each one with vobject (milliseconds apiece) on every query.
+
+Instead, the first time an item body (by ETag: the hash of the body) is
+asked for, Radicale's own :func:`radicale.item.filter.visit_time_ranges`
+walks it once and every range it visits is recorded, in order, as
+integer microseconds.  A later query replays the record with the very
+test Radicale's ``time_range_match`` applies (overlap, or stop at the first
+non-override range after the window), so the answer is Radicale's by
+construction, floating and all-day values included (Radicale reads them as
+UTC).  A record is bounded (:data:`HORIZON`, :data:`MAX_RANGES`); a query
+that reaches past a bounded record, and any body Radicale's walk fails on,
+is left to Radicale (``None``).  The cache keeps at most 2,000,000 ranges
+(~34 MB) per process.
+"""
+
+from __future__ import annotations
+
+import threading
+import xml.etree.ElementTree as ET
+from array import array
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from radicale import xmlutils
+from radicale.item import filter as radicale_filter
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Ranges starting after this are not recorded (infinite rules stop here).
+HORIZON = datetime(2200, 1, 1, tzinfo=UTC)
+#: Ranges recorded per body at most.
+MAX_RANGES = 5_000
+
+COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
+TIME_RANGE = xmlutils.make_clark("C:time-range")
+COMP_FILTER = xmlutils.make_clark("C:comp-filter")
+
+
+def micros(value: datetime) -> int:
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+class Record:
+    """The ranges one body's walk visits, in order: start and end in
+    microseconds and whether the range is an override's (compact arrays:
+    a long series costs 17 bytes a range)."""
+
+    __slots__ = ("complete", "ends", "overrides", "starts")
+
+    def __init__(self, ranges: list[tuple[int, int, bool]], complete: bool) -> None:
+        self.starts = array("q", (r[0] for r in ranges))
+        self.ends = array("q", (r[1] for r in ranges))
+        self.overrides = bytes(r[2] for r in ranges)
+        self.complete = complete
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def matches(self, start: int, end: int) -> bool | None:
+        """Radicale's ``time_range_match`` for [start, end); None when the
+        record stops before the answer is known."""
+        for range_start, range_end, override in zip(
+            self.starts, self.ends, self.overrides, strict=True
+        ):
+            if start < range_end and range_start < end:
+                return True
+            if end < range_start and not override:
+                return False
+        return False if self.complete else None
+
+
+def record(vobject_item: Any, component: str) -> Record | None:
+    """Walk ``vobject_item`` as Radicale does; None when the walk fails."""
+    ranges: list[tuple[int, int, bool]] = []
+    complete = True
+
+    def visit(range_start: datetime, range_end: datetime, override: bool) -> bool:
+        nonlocal complete
+        ranges.append((micros(range_start), micros(range_end), override))
+        if len(ranges) >= MAX_RANGES or (range_start > HORIZON and not override):
+            complete = False
+            return True
+        return False
+
+    try:
+        radicale_filter.visit_time_ranges(vobject_item, component, visit, lambda _start: False)
+    except Exception:
+        return None
+    return Record(ranges, complete)
+
+
+class RecordCache:
+    """Records by (ETag, component), least recently used out first once
+    more than ``budget`` ranges are kept."""
+
+    def __init__(self, budget: int = 2_000_000) -> None:
+        self.budget = budget
+        self.kept = 0
+        self._entries: OrderedDict[tuple[str, str], Record | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, etag: str, component: str) -> tuple[bool, Record | None]:
+        with self._lock:
+            key = (etag, component)
+            if key not in self._entries:
+                return False, None
+            self._entries.move_to_end(key)
+            return True, self._entries[key]
+
+    def put(self, etag: str, component: str, found: Record | None) -> None:
+        with self._lock:
+            key = (etag, component)
+            if key in self._entries:
+                old = self._entries.pop(key)
+                self.kept -= 1 + (len(old) if old is not None else 0)
+            self._entries[key] = found
+            self.kept += 1 + (len(found) if found is not None else 0)
+            while self.kept > self.budget and len(self._entries) > 1:
+                _key, dropped = self._entries.popitem(last=False)
+                self.kept -= 1 + (len(dropped) if dropped is not None else 0)
+
+
+#: One per process.
+RECORDS = RecordCache()
+
+
+def single_time_range(filters: list[ET.Element]) -> tuple[str, int, int] | None:
+    """(component, start, end) in microseconds when ``filters`` is exactly
+    VCALENDAR > VEVENT|VTODO|VJOURNAL > time-range with a start or an end
+    (the one shape answered here); None otherwise."""
+    flat = [child for element in filters for child in element]  # children of C:filter
+    if len(flat) != 1:
+        return None
+    (top,) = flat
+    if top.tag != COMP_FILTER or top.get("name", "").upper() != "VCALENDAR" or len(top) != 1:
+        return None
+    (comp,) = top
+    name = comp.get("name", "").upper()
+    if comp.tag != COMP_FILTER or name not in COMPONENTS or len(comp) != 1:
+        return None
+    (time_range,) = comp
+    if time_range.tag != TIME_RANGE or not (time_range.get("start") or time_range.get("end")):
+        return None
+    start, end = radicale_filter.parse_time_range(time_range)
+    return name, micros(start), micros(end)
+
+
+def decide(etag: str, component: str, vobject_item: Any, start: int, end: int) -> bool | None:
+    """Whether the item matches the time range exactly as Radicale would
+    answer; None: let Radicale test it."""
+    known, found = RECORDS.get(etag, component)
+    if not known:
+        try:
+            parsed = vobject_item()
+        except Exception:
+            parsed = None
+        found = None if parsed is None else record(parsed, component)
+        RECORDS.put(etag, component, found)
+    return None if found is None else found.matches(start, end)

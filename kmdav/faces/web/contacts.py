@@ -69,7 +69,7 @@ def _contact_id(call: Call) -> int:
 # -- the list -----------------------------------------------------------------
 
 
-def _query(call: Call, defs: Sequence[FieldDef]) -> search.ContactQuery:
+def list_query(call: Call, defs: Sequence[FieldDef]) -> search.ContactQuery:
     params = call.request.query_params
     try:
         page_number = int(params.get("page", "1") or "1")
@@ -112,7 +112,7 @@ def contact_list(call: Call) -> Response:
     query = search.ContactQuery()
     result = search.ContactPage([], 0, 1, 1)
     try:
-        query = _query(call, defs)
+        query = list_query(call, defs)
         result = search.search(call.session, user, query, defs, company_book=_company_book(call))
     except ValidationError as error:
         errors = {"": error_text(error, call.web.translations[call.language])}

@@ -276,14 +276,63 @@ def tags_in_use(session: Session, book_ids: Sequence[int]) -> list[str]:
     return sorted(found, key=str.lower)
 
 
-def companies(session: Session, book_ids: Sequence[int]) -> list[tuple[str, str]]:
-    """(uid, name) of every company card the viewer sees, by name."""
+def db_lower(session: Session, value: str) -> str:
+    """``value`` as the database's ``lower()`` writes it: SQLite's lowers
+    ASCII letters only, PostgreSQL's every letter."""
+    if session.get_bind().dialect.name == "sqlite":
+        return "".join(c.lower() if c.isascii() else c for c in value)
+    return value.lower()
+
+
+#: Suggestions for a company name (the linked-company field, the list's filter).
+SUGGESTIONS = 20
+
+
+def company_suggestions(
+    session: Session, book_ids: Sequence[int], typed: str, *, limit: int = SUGGESTIONS
+) -> list[tuple[str, str]]:
+    """(uid, name) of the first company cards whose name starts with ``typed``
+    (no case), by name: a range on ``lower(organization)``, so SQLite walks
+    ``ix_contacts_sort_company`` and stops after ``limit``."""
+    prefix = db_lower(session, typed.strip())
+    name = func.lower(Contact.organization)
+    statement = (
+        select(DavItem.uid, Contact.organization)
+        .join(DavItem, DavItem.id == Contact.item_id)
+        .where(Contact.collection_id.in_(book_ids), Contact.kind == "org")
+    )
+    if prefix:
+        statement = statement.where(name >= prefix, name < prefix + "\U0010ffff")
     return [
-        (uid, name)
-        for uid, name in session.execute(
+        (uid, org)
+        for uid, org in session.execute(statement.order_by(name, Contact.id).limit(limit))
+    ]
+
+
+def companies_named(session: Session, book_ids: Sequence[int], typed: str) -> list[tuple[str, str]]:
+    """(uid, name) of the company cards named exactly ``typed`` (no case)."""
+    return [
+        (uid, org)
+        for uid, org in session.execute(
             select(DavItem.uid, Contact.organization)
             .join(DavItem, DavItem.id == Contact.item_id)
-            .where(Contact.collection_id.in_(book_ids), Contact.kind == "org")
-            .order_by(func.lower(Contact.organization))
+            .where(
+                Contact.collection_id.in_(book_ids),
+                Contact.kind == "org",
+                func.lower(Contact.organization) == db_lower(session, typed.strip()),
+            )
+            .order_by(Contact.id)
+            .limit(SUGGESTIONS)
         )
     ]
+
+
+def company_name(session: Session, book_ids: Sequence[int], uid: str) -> str:
+    """The name of the visible company card ``uid`` ("" when not visible)."""
+    found = session.scalar(
+        select(Contact.organization)
+        .join(DavItem, DavItem.id == Contact.item_id)
+        .where(Contact.collection_id.in_(book_ids), Contact.kind == "org", DavItem.uid == uid)
+        .limit(1)
+    )
+    return found or ""

@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/contacts.py --rows 20000     # quicker
     .venv/bin/python benchmarks/contacts.py --pg-url postgresql://127.0.0.1:5432/test
     .venv/bin/python benchmarks/contacts.py --skip-search    # the import only
+    KMDAV_BENCH_PROFILE=/tmp/import.prof .venv/bin/python benchmarks/contacts.py --skip-search
+                                   # the worker under cProfile (python -m pstats)
 
 (a) *import*: a CSV of N rows (German headers, Windows-1252, ``;``: names,
 company, e-mail, phone, mobile, address, birthday as 31.12.1980, tags and an
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -137,7 +140,15 @@ def worker(url: str, data_dir: str, job_id: int) -> None:
     db = Database(url)
     db.open()
     started = time.perf_counter()
-    status = run_job(db, settings, job_id)
+    profile_to = os.environ.get("KMDAV_BENCH_PROFILE", "")
+    if profile_to:  # where the worker's CPU goes: python -m pstats FILE
+        import cProfile
+
+        profiler = cProfile.Profile()
+        status = profiler.runcall(run_job, db, settings, job_id)
+        profiler.dump_stats(profile_to)
+    else:
+        status = run_job(db, settings, job_id)
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_kib = usage.ru_maxrss

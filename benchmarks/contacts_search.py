@@ -10,6 +10,7 @@ of 50 with its total) for a mix of queries and prints p50/p95.
     .venv/bin/python benchmarks/contacts_search.py --n 10000
     .venv/bin/python benchmarks/contacts_search.py --n 100000
     .venv/bin/python benchmarks/contacts_search.py --n 10000 --pg-url postgresql://127.0.0.1:5432/test
+    .venv/bin/python benchmarks/contacts_search.py --n 100000 --keep /tmp/s.sqlite3  # reuse
 
 Figures go to stdout; nothing here is a test.
 """
@@ -115,10 +116,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--pg-url", default="")
+    parser.add_argument(
+        "--keep",
+        default="",
+        help="SQLite file to fill and keep; when it exists, its cards are searched as they are",
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        kept = Path(args.keep) if args.keep else None
+        filled = kept is not None and kept.exists()
+        url = f"sqlite:///{kept or Path(tmp) / 'bench.sqlite3'}"
         context = None
         if args.pg_url:
             import os
@@ -133,7 +141,12 @@ def main() -> int:
             database = Database(url)
             database.open()
             migrate.upgrade(database.engine)
-            seconds, n = _store(database, args.n, rng)
+            if filled:
+                with database.engine.connect() as connection:
+                    n = int(connection.execute(text("SELECT count(*) FROM contacts")).scalar_one())
+                seconds = float("nan")
+            else:
+                seconds, n = _store(database, args.n, rng)
             if database.engine.dialect.name == "postgresql":
                 # Statistics, as autovacuum would gather them after a bulk load.
                 with database.engine.connect() as connection:

@@ -1,4 +1,6 @@
-"""CRM data kept beside the card: owner, notes, the activity timeline.
+"""CRM data kept beside the card: owner, notes, the activity timeline, and
+the consent given through website forms (read here, written by
+:mod:`kmdav.forms`).
 
 None of it travels to phones.  Other modules append timeline entries with
 :func:`add_event` (a kind of their own, a text and a reference).
@@ -15,7 +17,16 @@ from sqlalchemy.orm import Session
 from kmdav import audit
 from kmdav.contacts.words import index_text
 from kmdav.errors import NotFoundError, ValidationError
-from kmdav.models import Contact, ContactEvent, ContactNote, User, utcnow
+from kmdav.models import (
+    ConsentRecord,
+    ConsentText,
+    Contact,
+    ContactEvent,
+    ContactForm,
+    ContactNote,
+    User,
+    utcnow,
+)
 
 MAX_NOTE = 20_000
 
@@ -111,3 +122,37 @@ def set_owner(session: Session, actor: audit.Actor, contact_id: int, owner_id: i
         raise ValidationError("there is no user %(id)s", field="owner", id=owner_id)
     session.execute(update(Contact).where(Contact.id == contact_id).values(owner_id=owner_id))
     audit.record(session, actor, "contact.owner", "contact", str(contact_id), {"owner": owner_id})
+
+
+@dataclass(frozen=True)
+class Consent:
+    """One consent a contact gave through a website form: the exact text
+    version shown, when, and from which page (GDPR art. 7(1): the controller
+    must be able to show what the person consented to)."""
+
+    form_id: int
+    form_name: str
+    version: int
+    consent_text: str
+    privacy_url: str
+    given_at: datetime
+    page_url: str
+
+
+def consents(session: Session, contact_id: int) -> list[Consent]:
+    rows = session.execute(
+        select(
+            ContactForm.id,
+            ContactForm.name,
+            ConsentText.version,
+            ConsentText.consent_text,
+            ConsentText.privacy_url,
+            ConsentRecord.given_at,
+            ConsentRecord.page_url,
+        )
+        .join(ConsentText, ConsentText.id == ConsentRecord.consent_text_id)
+        .join(ContactForm, ContactForm.id == ConsentRecord.form_id)
+        .where(ConsentRecord.contact_id == contact_id)
+        .order_by(ConsentRecord.given_at.desc(), ConsentRecord.id.desc())
+    )
+    return [Consent(*row) for row in rows]

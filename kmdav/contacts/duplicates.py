@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import TypeVar
@@ -263,9 +263,17 @@ def _similar(matcher: SequenceMatcher[str], b: str) -> float:
 
 
 def find_candidates(
-    session: Session, collection_ids: Sequence[int], *, limit: int = 500
+    session: Session,
+    collection_ids: Sequence[int],
+    *,
+    limit: int = 500,
+    progress: Callable[[int, str], None] | None = None,
 ) -> list[Candidate]:
-    """Likely duplicates in these address books, the surest first."""
+    """Likely duplicates in these address books, the surest first.
+
+    ``progress(step, what)`` hears of each of the three steps as it starts
+    (steps done so far, what comes next), for the background scan
+    (:mod:`kmdav.contacts.duplicatescan`)."""
     if not collection_ids:
         return []
     pairs = _Pairs()
@@ -275,12 +283,16 @@ def find_candidates(
         .where(Contact.collection_id.in_(collection_ids))
     )
     pairs.add_groups(_same_value_groups((a, b, c.strip()) for a, b, c in email_rows), EMAIL, 1.0)
+    if progress is not None:
+        progress(1, "phone numbers")
     phone_rows = session.execute(
         select(ContactPhone.contact_id, Contact.collection_id, ContactPhone.value)
         .join(Contact, Contact.id == ContactPhone.contact_id)
         .where(Contact.collection_id.in_(collection_ids))
     )
     pairs.add_groups(_same_value_groups((a, b, phone_key(c)) for a, b, c in phone_rows), PHONE, 0.9)
+    if progress is not None:
+        progress(2, "names")
     _similar_names(_people(session, collection_ids), pairs)
     ranked = sorted(
         pairs.found.values(), key=lambda c: (-len(c.reasons), -c.score, c.first, c.second)

@@ -89,7 +89,7 @@ def contact_ids(
     book_ids = list(access.books(session, viewer, company_book))
     if not book_ids:
         return []
-    statement = search._filtered(  # the list page's own filter (one query, not a second)
+    statement = search.matching_ids(  # the list page's own filter (one query, not a second)
         session, query or search.ContactQuery(), book_ids, definitions
     )
     if selection:

@@ -78,17 +78,22 @@ class ContactPage:
 
 
 def _fulltext(
-    session: Session, words: Sequence[str], contact_id: ColumnElement[int]
+    session: Session,
+    words: Sequence[str],
+    contact_id: ColumnElement[int],
+    whole: Sequence[str] = (),
 ) -> ColumnElement[bool]:
+    """Every one of ``words`` starts a word of the contact's text, and every
+    one of ``whole`` is a word of it."""
     if session.get_bind().dialect.name == "sqlite":
-        match = " AND ".join(f'"{word}"*' for word in words)
+        match = " AND ".join([*(f'"{word}"*' for word in words), *(f'"{w}"' for w in whole)])
         ids: Select[Any] = (
             select(literal_column("rowid"))
             .select_from(text("contacts_fts"))
             .where(text("contacts_fts MATCH :fts_query").bindparams(fts_query=match))
         )
         return contact_id.in_(ids)
-    tsquery = " & ".join(f"{word}:*" for word in words)
+    tsquery = " & ".join([*(f"{word}:*" for word in words), *whole])
     # Literally the expression of ix_contacts_fulltext (a bound ' ' would not match it).
     document = func.to_tsvector(
         literal_column("'simple'"),
@@ -97,7 +102,7 @@ def _fulltext(
     return document.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
 
 
-def _filtered(
+def matching_ids(
     session: Session,
     query: ContactQuery,
     book_ids: Sequence[int],
@@ -117,7 +122,11 @@ def _filtered(
     statement = statement.where(kind.in_(("individual", "org")))
     words = query_terms(query.q)
     if words:
-        statement = statement.where(_fulltext(session, words, contact_id))
+        # A tag's words are words of ``search_text`` too: matching them in the
+        # full-text index narrows the rows the tag test below has to read
+        # (a note word with a tag filter read every row with the note word).
+        tag_words = query_terms(query.tag) if query.tag else []
+        statement = statement.where(_fulltext(session, words, contact_id, tag_words))
     if query.tag:
         padded = "," + Contact.categories + ","
         statement = statement.where(func.lower(padded).contains(f",{query.tag.lower()},"))
@@ -173,7 +182,7 @@ def search(
     book_ids = list(access.books(session, viewer, company_book))
     if not book_ids:
         return ContactPage([], 0, 1, 1)
-    filtered = _filtered(session, query, book_ids, defs)
+    filtered = matching_ids(session, query, book_ids, defs)
     total = session.scalar(select(func.count()).select_from(filtered.subquery())) or 0
     pages = max(1, math.ceil(total / query.per_page))
     name = func.lower(Contact.formatted_name)
@@ -188,7 +197,7 @@ def search(
     # The page's ids first: the sort then carries ids and keys only, and the
     # columns below (first e-mail, phone, city, owner) are read for 50 rows.
     if total >= WALK_INDEX_FROM and session.get_bind().dialect.name == "sqlite":
-        filtered = _filtered(session, query, book_ids, defs, walk=True)
+        filtered = matching_ids(session, query, book_ids, defs, walk=True)
     ids_query = (
         filtered.order_by(*order).offset((query.page - 1) * query.per_page).limit(query.per_page)
     )
@@ -267,14 +276,63 @@ def tags_in_use(session: Session, book_ids: Sequence[int]) -> list[str]:
     return sorted(found, key=str.lower)
 
 
-def companies(session: Session, book_ids: Sequence[int]) -> list[tuple[str, str]]:
-    """(uid, name) of every company card the viewer sees, by name."""
+def db_lower(session: Session, value: str) -> str:
+    """``value`` as the database's ``lower()`` writes it: SQLite's lowers
+    ASCII letters only, PostgreSQL's every letter."""
+    if session.get_bind().dialect.name == "sqlite":
+        return "".join(c.lower() if c.isascii() else c for c in value)
+    return value.lower()
+
+
+#: Suggestions for a company name (the linked-company field, the list's filter).
+SUGGESTIONS = 20
+
+
+def company_suggestions(
+    session: Session, book_ids: Sequence[int], typed: str, *, limit: int = SUGGESTIONS
+) -> list[tuple[str, str]]:
+    """(uid, name) of the first company cards whose name starts with ``typed``
+    (no case), by name: a range on ``lower(organization)``, so SQLite walks
+    ``ix_contacts_sort_company`` and stops after ``limit``."""
+    prefix = db_lower(session, typed.strip())
+    name = func.lower(Contact.organization)
+    statement = (
+        select(DavItem.uid, Contact.organization)
+        .join(DavItem, DavItem.id == Contact.item_id)
+        .where(Contact.collection_id.in_(book_ids), Contact.kind == "org")
+    )
+    if prefix:
+        statement = statement.where(name >= prefix, name < prefix + "\U0010ffff")
     return [
-        (uid, name)
-        for uid, name in session.execute(
+        (uid, org)
+        for uid, org in session.execute(statement.order_by(name, Contact.id).limit(limit))
+    ]
+
+
+def companies_named(session: Session, book_ids: Sequence[int], typed: str) -> list[tuple[str, str]]:
+    """(uid, name) of the company cards named exactly ``typed`` (no case)."""
+    return [
+        (uid, org)
+        for uid, org in session.execute(
             select(DavItem.uid, Contact.organization)
             .join(DavItem, DavItem.id == Contact.item_id)
-            .where(Contact.collection_id.in_(book_ids), Contact.kind == "org")
-            .order_by(func.lower(Contact.organization))
+            .where(
+                Contact.collection_id.in_(book_ids),
+                Contact.kind == "org",
+                func.lower(Contact.organization) == db_lower(session, typed.strip()),
+            )
+            .order_by(Contact.id)
+            .limit(SUGGESTIONS)
         )
     ]
+
+
+def company_name(session: Session, book_ids: Sequence[int], uid: str) -> str:
+    """The name of the visible company card ``uid`` ("" when not visible)."""
+    found = session.scalar(
+        select(Contact.organization)
+        .join(DavItem, DavItem.id == Contact.item_id)
+        .where(Contact.collection_id.in_(book_ids), Contact.kind == "org", DavItem.uid == uid)
+        .limit(1)
+    )
+    return found or ""

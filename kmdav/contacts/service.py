@@ -89,6 +89,8 @@ class ContactView:
     persons: list[tuple[int, str]]
     notes: list[crm.Note]
     events: list[crm.Event]
+    #: What the person consented to through website forms, newest first.
+    consents: list[crm.Consent]
 
 
 def _actor(user: User, via: audit.Actor | None) -> audit.Actor:
@@ -290,6 +292,7 @@ def get_contact(
         persons=persons,
         notes=crm.notes(session, contact_id),
         events=crm.events(session, contact_id),
+        consents=crm.consents(session, contact_id),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from typing import TYPE_CHECKING, Any
 
 import vobject
@@ -184,8 +185,16 @@ def _list_rows(
     return (
         (ContactEmail, [{"value": e.value[:320], "label": e.label[:100]} for e in fields.emails]),
         (ContactPhone, [{"value": p.value[:100], "label": p.label[:100]} for p in fields.phones]),
-        (ContactAddress, [asdict(a) for a in fields.addresses]),
+        (ContactAddress, [_address_row(a) for a in fields.addresses]),
     )
+
+
+_ADDRESS_FIELDS = tuple(f.name for f in dataclass_fields(vcard.PostalAddress))
+
+
+def _address_row(address: vcard.PostalAddress) -> dict[str, Any]:
+    """``asdict`` without its deep copy (every field is a string)."""
+    return {name: getattr(address, name) for name in _ADDRESS_FIELDS}
 
 
 def _project_card(

@@ -39,7 +39,7 @@ QUEUE_FILE_NAME = "jobs.sqlite3"
 LOCK_FILE_NAME = "jobs.lock"
 QUEUE_NAME = "kmdav"
 #: Modules that register job kinds; imported wherever jobs run.
-JOB_MODULES = ("kmdav.outbox", "kmdav.contacts.importjob")
+JOB_MODULES = ("kmdav.outbox", "kmdav.contacts.importjob", "kmdav.contacts.duplicatescan")
 
 
 def load_job_kinds() -> None:

@@ -14,7 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kmdav.contacts import _lines
-from kmdav.contacts.cards import NOTE_MARKER, ContactDraft, build_card, patch_card, read_draft
+from kmdav.contacts.cards import (
+    NOTE_MARKER,
+    ContactDraft,
+    _skeleton,
+    build_card,
+    patch_card,
+    read_draft,
+)
 from kmdav.contacts.fieldtypes import FieldDef
 from kmdav.dav.vcard import LabeledValue, PostalAddress
 from tests.dav.cards import ANDROID_CARD, IOS_CARD, photo_card
@@ -196,3 +203,50 @@ def test_any_text_survives_a_round_trip(note: str, remark: str, given_name: str)
     assert back.given_name == draft.given_name
     assert back.custom == draft.custom
     assert back.note == draft.note or NOTE_MARKER in draft.note
+
+
+labels = st.sampled_from(["", "work", "home", "cell", "work,pref", "Büro", "Privat; zwei"])
+labeled = st.builds(LabeledValue, text_values, labels)
+addresses = st.builds(
+    PostalAddress,
+    label=labels,
+    street=text_values,
+    locality=text_values,
+    region=text_values,
+    postal_code=text_values,
+    country=text_values,
+)
+custom_values = st.fixed_dictionaries(
+    {},
+    optional={
+        "KNR": st.sampled_from(["1", "42", " 7 "]),
+        "SINCE": st.sampled_from(["2020-01-01", "1999-12-31"]),
+        "VIP": st.sampled_from(["1", "0"]),
+        "SEGMENT": st.sampled_from(["A", "B"]),
+        "REMARK": text_values,
+    },
+)
+drafts = st.builds(
+    ContactDraft,
+    kind=st.sampled_from(["person", "company"]),
+    given_name=text_values,
+    family_name=text_values,
+    company=text_values,
+    title=text_values,
+    emails=st.lists(labeled, max_size=3).map(tuple),
+    phones=st.lists(labeled, max_size=3).map(tuple),
+    addresses=st.lists(addresses, max_size=2).map(tuple),
+    birthday=st.sampled_from(["", "1980-02-29", "--0412"]),
+    note=notes,
+    tags=st.lists(text_values, max_size=3).map(tuple),
+    custom=custom_values,
+    company_uid=st.sampled_from(["", "company-1"]),
+)
+
+
+@given(draft=drafts, uid=st.sampled_from(["u", "urn:uuid:" + "a" * 80]))
+def test_building_a_card_equals_patching_the_empty_card(draft: ContactDraft, uid: str) -> None:
+    """The one-pass builder writes exactly the bytes the patcher would."""
+    assert build_card(draft, uid=uid, fields=FIELDS) == patch_card(
+        _skeleton(uid), draft, fields=FIELDS
+    )

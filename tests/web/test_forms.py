@@ -4,6 +4,7 @@ its spam defence, what a submission stores, and the e-mail it sends
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 import time
@@ -300,6 +301,15 @@ def test_a_second_submission_updates_the_contact_and_records_the_new_consent_ver
         c=contact_id,
     )
     assert versions == [(1, CONSENT), (2, "New consent words.")]
+    # The contact's own page shows both consents: form, text version and words, page.
+    detail = admin.get(f"/web/contacts/{contact_id}")
+    assert detail.status_code == 200
+    section = detail.text[detail.text.index('id="consents"') :]
+    section = section[: section.index("</section>")]
+    assert section.count(f'href="/web/forms/{form_id}"') == 2
+    assert "New consent words." in section
+    assert html.escape(CONSENT) in section
+    assert "https://example.com/privacy" in section
     first.close()
     second.close()
 

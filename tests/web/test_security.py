@@ -275,6 +275,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         f"/web/forms/{contact_form_id}": {"name": "renamed form"},
         f"/web/forms/{contact_form_id}/delete": {},
         "/web/contacts/merge": {"ids": ["1", "2"], "survivor": "1"},
+        "/web/contacts/duplicates/scan": {},
     }
     # Every form of the web face is probed, including ones added later.
     assert set(forms) == _post_paths(

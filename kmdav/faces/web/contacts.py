@@ -70,7 +70,7 @@ def _contact_id(call: Call) -> int:
 # -- the list -----------------------------------------------------------------
 
 
-def _query(call: Call, defs: Sequence[FieldDef]) -> search.ContactQuery:
+def list_query(call: Call, defs: Sequence[FieldDef]) -> search.ContactQuery:
     params = call.request.query_params
     try:
         page_number = int(params.get("page", "1") or "1")
@@ -113,7 +113,7 @@ def contact_list(call: Call) -> Response:
     query = search.ContactQuery()
     result = search.ContactPage([], 0, 1, 1)
     try:
-        query = _query(call, defs)
+        query = list_query(call, defs)
         result = search.search(call.session, user, query, defs, company_book=_company_book(call))
     except ValidationError as error:
         errors = {"": error_text(error, call.web.translations[call.language])}
@@ -126,7 +126,7 @@ def contact_list(call: Call) -> Response:
         defs=defs,
         columns=defs[:LIST_COLUMNS],
         tags=search.tags_in_use(call.session, books),
-        companies=search.companies(call.session, books),
+        companies=search.company_suggestions(call.session, books, query.company),
         owners=accounts.list_users(call.session),
         link=lambda **changes: _link(query, **changes),
         errors=errors,
@@ -143,13 +143,45 @@ def _rows(call: Call, *names: str) -> list[list[str]]:
     return [[c[i] if i < len(c) else "" for c in columns] for i in range(count)]
 
 
-def _draft_from_form(call: Call, defs: Sequence[FieldDef]) -> ContactDraft:
+def _linked_company(call: Call, kind: str, *, resolve: bool) -> tuple[str, str]:
+    """(uid, name) of the linked company.  The form sends the name typed into
+    ``company_link`` (suggestions from ``/web/contacts/companies``) and the
+    uid it was rendered with; the conflict page sends only ``company_uid``."""
+    uid = call.field("company_uid") if kind == PERSON else ""
+    if kind != PERSON or call.form is None or "company_link" not in call.form:
+        return uid, ""
+    typed = call.field("company_link")
+    books = list(access.books(call.session, _user(call), _company_book(call)))
+    if not typed:
+        return "", ""
+    current = search.company_name(call.session, books, uid) if uid else ""
+    if current and current.casefold() == typed.casefold():
+        return uid, current
+    found = search.companies_named(call.session, books, typed)
+    if len(found) == 1:
+        return found[0]
+    if not resolve:
+        return uid, current
+    if not found:
+        raise ValidationError(
+            "there is no company named %(name)r; leave the field empty or pick a suggestion",
+            field="company_link",
+            name=typed,
+        )
+    raise ValidationError(
+        "several companies are named %(name)r; rename one of them to tell them apart",
+        field="company_link",
+        name=typed,
+    )
+
+
+def _draft_from_form(call: Call, defs: Sequence[FieldDef], *, resolve: bool = True) -> ContactDraft:
     kind = call.field("kind") or PERSON
     company = call.field("company")
-    company_uid = call.field("company_uid") if kind == PERSON else ""
+    company_uid, linked_name = _linked_company(call, kind, resolve=resolve)
     if company_uid and not company:
-        names = dict(search.companies(call.session, list(access.books(call.session, _user(call)))))
-        company = names.get(company_uid, "")
+        books = list(access.books(call.session, _user(call)))
+        company = linked_name or search.company_name(call.session, books, company_uid)
     custom: dict[str, str] = {}
     for definition in defs:
         value = call.field("f_" + definition.key, strip=definition.field_type != "text")
@@ -202,7 +234,11 @@ def _form_page(
         etag=etag,
         defs=[d for d in fields.definitions(call.session) if d.applies(draft.kind)],
         invalid=invalid or {},
-        companies=search.companies(call.session, books),
+        company_link=call.field("company_link")
+        if errors
+        else search.company_name(call.session, books, draft.company_uid)
+        if draft.company_uid
+        else "",
         book_choices=access.writable_books(call.session, user, _company_book(call))
         if contact_id is None
         else [],
@@ -219,7 +255,7 @@ def new_contact(call: Call) -> Response:
 
 
 def _invalid_new(call: Call, errors: FormErrors) -> Response:
-    draft = _draft_from_form(call, fields.definitions(call.session))
+    draft = _draft_from_form(call, fields.definitions(call.session), resolve=False)
     return _form_page(call, draft, contact_id=None, errors=errors, status=400)
 
 
@@ -292,7 +328,7 @@ def _invalid_edit(call: Call, errors: FormErrors) -> Response:
     view = service.get_contact(
         call.session, user, _contact_id(call), company_book=_company_book(call)
     )
-    draft = _draft_from_form(call, fields.definitions(call.session))
+    draft = _draft_from_form(call, fields.definitions(call.session), resolve=False)
     return _form_page(
         call,
         draft,
@@ -410,8 +446,21 @@ def delete(call: Call) -> Response:
     return redirect(PATH + "?notice=deleted")
 
 
+@page()
+def company_choices(call: Call) -> Response:
+    """``<option>`` elements for the companies whose name starts with ``?q=``
+    (the linked-company field's and the list filter's suggestions)."""
+    books = list(access.books(call.session, _user(call), _company_book(call)))
+    typed = call.request.query_params.get("q", "")[:200]
+    return call.render(
+        "_company_options.html",
+        companies=search.company_suggestions(call.session, books, typed),
+    )
+
+
 routes = [
     Route("/contacts", contact_list, methods=["GET"], name="web_contacts"),
+    Route("/contacts/companies", company_choices, methods=["GET"]),
     Route("/contacts/new", new_contact, methods=["GET"]),
     Route("/contacts/new", create, methods=["POST"]),
     Route("/contacts/{contact_id:int}", contact_page, methods=["GET"]),

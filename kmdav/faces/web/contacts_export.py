@@ -2,7 +2,7 @@
 
 ``?format=csv|xlsx|vcf`` plus the list page's own filter parameters (``q``,
 ``tag``, ``company``, ``owner``, ``kind``, ``f_<KEY>``; read by the list
-page's ``_query``), or ``ids=1,2,3`` (also repeated ``ids=``) for a
+page's ``list_query``), or ``ids=1,2,3`` (also repeated ``ids=``) for a
 selection.  Needs the contacts ``export`` permission.  The answer streams:
 CSV and vCard as they are written, XLSX from a temporary file on disk.
 """
@@ -45,7 +45,7 @@ def export(call: Call) -> Response:
     definitions = fields.definitions(call.session)
     try:
         selection = _selection(call)
-        query = None if selection else contact_pages._query(call, definitions)
+        query = None if selection else contact_pages.list_query(call, definitions)
         ids = exports.contact_ids(
             call.session,
             user,

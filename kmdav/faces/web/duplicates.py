@@ -18,7 +18,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kmdav.contacts import access, duplicates
+from kmdav import jobs
+from kmdav.contacts import access, duplicates, duplicatescan
 from kmdav.contacts.cards import ContactDraft
 from kmdav.contacts.service import ContactConflictError, ContactView
 from kmdav.errors import PermissionDeniedError, ValidationError
@@ -32,6 +33,7 @@ from kmdav.faces.web._web import (
     page,
     redirect,
 )
+from kmdav.faces.web.jobs import STATUSES
 from kmdav.i18n import N_
 from kmdav.models import Contact, User
 
@@ -40,7 +42,10 @@ MERGE_PATH = PREFIX + "/contacts/merge"
 #: Merging needs the delete permission, which admins always hold; others
 #: open the page by its address.
 NAV = (NavEntry(PATH, N_("Duplicates"), admin_only=True),)
-NOTICES = {"merged": N_("The contacts were merged. Devices see one card at their next sync.")}
+NOTICES = {
+    "merged": N_("The contacts were merged. Devices see one card at their next sync."),
+    "scanning": N_("The search for duplicates runs in the background."),
+}
 REASONS = {
     duplicates.EMAIL: N_("same e-mail"),
     duplicates.PHONE: N_("same phone"),
@@ -68,12 +73,19 @@ def _company_book(call: Call) -> str:
     return call.web.settings.dav.company_addressbook
 
 
+def _writable_books(call: Call) -> list[int]:
+    books = access.books(call.session, _user(call), _company_book(call))
+    return sorted(book for book, may_write in books.items() if may_write)
+
+
 @page()
 def duplicates_page(call: Call) -> Response:
+    """The last scan's candidates (a scan runs as a background job: the
+    finder reads the whole projection, ~10 s at 100,000 contacts)."""
     user = _user(call)
-    books = access.books(call.session, user, _company_book(call))
-    writable = [book for book, may_write in books.items() if may_write]
-    candidates = duplicates.find_candidates(call.session, writable)
+    writable = _writable_books(call)
+    newest, done = duplicatescan.latest_scans(call.session, writable)
+    candidates = duplicatescan.stored_candidates(call.session, done) if done else []
     ids = {c.first for c in candidates} | {c.second for c in candidates}
     names = {
         row.id: row.formatted_name or row.organization or "?"
@@ -81,6 +93,7 @@ def duplicates_page(call: Call) -> Response:
         .filter(Contact.id.in_(ids))
         .all()
     }
+    running = newest if newest is not None and not newest.finished else None
     return call.render(
         "contact_duplicates.html",
         candidates=candidates,
@@ -88,7 +101,21 @@ def duplicates_page(call: Call) -> Response:
         reasons=REASONS,
         may_merge=access.may(call.session, user, "delete"),
         notice=call.notice(NOTICES),
+        scanned=done,
+        job=jobs.describe(running) if running is not None else None,
+        job_status_label=call.gettext(STATUSES.get(running.status, "")) if running else "",
+        failed=newest if newest is not None and newest.status == "failed" else None,
+        books=writable,
     )
+
+
+@action()
+def scan(call: Call) -> Response:
+    """Start a new search for duplicates in the books the user may change."""
+    writable = _writable_books(call)
+    if writable:
+        duplicatescan.start_scan(call.session, _user(call), writable)
+    return redirect(PATH + "?notice=scanning")
 
 
 def _ids(call: Call) -> list[int]:
@@ -223,6 +250,7 @@ def merge(call: Call) -> Response:
 
 routes = [
     Route("/contacts/duplicates", duplicates_page, methods=["GET"]),
+    Route("/contacts/duplicates/scan", scan, methods=["POST"]),
     Route("/contacts/merge", merge_page, methods=["GET"]),
     Route("/contacts/merge", merge, methods=["POST"]),
 ]

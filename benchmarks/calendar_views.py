@@ -17,25 +17,15 @@ would store; starts ``kmdav serve`` and measures over HTTP:
   bodies written into its folder before it starts; measured after one
   warm-up query, which builds Radicale's item cache).
 
-    .venv/bin/python benchmarks/calendar.py                   # N=10000, SQLite
-    .venv/bin/python benchmarks/calendar.py --n 1000 --no-radicale
-    .venv/bin/python benchmarks/calendar.py --pg-url postgresql://127.0.0.1:5432/test
+    .venv/bin/python benchmarks/calendar_views.py                   # N=10000, SQLite
+    .venv/bin/python benchmarks/calendar_views.py --n 1000 --no-radicale
+    .venv/bin/python benchmarks/calendar_views.py --pg-url postgresql://127.0.0.1:5432/test
 
 Prints figures, asserts nothing about speed.  Run by hand; every server it
 starts is stopped at the end (also on Ctrl-C).
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file is named like the standard library's ``calendar`` module: put its
-# directory after the standard library, or ``import calendar`` (via email,
-# http, ...) would find this script.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.append(str(_HERE))
 
 import argparse
 import json
@@ -44,11 +34,13 @@ import re
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 

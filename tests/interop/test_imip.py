@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import caldav
+import httpx
 import icalendar
 import pytest
 
@@ -145,7 +146,23 @@ def test_invitation_reply_and_cancellation_by_mail(
                 assert refused.status_code == 400, bad
                 assert message in refused.text
             assert _guest_partstat(calendar) == "NEEDS-ACTION"
-            done = browser.post("/web/calendar/replies", {"reply": _reply("ACCEPTED")})
+
+            # The same answers as a file saved from the mail program.
+            def upload(text: str) -> httpx.Response:
+                return browser.http.post(
+                    "/web/calendar/replies/file",
+                    files=[
+                        ("csrf_token", (None, browser.token())),
+                        ("file", ("reply.ics", text.encode(), "text/calendar")),
+                    ],
+                )
+
+            refused = upload(_reply("ACCEPTED", uid="nobody-knows"))
+            assert refused.status_code == 400
+            assert "None of your appointments" in refused.text
+            assert 'id="e-file"' in refused.text
+            assert _guest_partstat(calendar) == "NEEDS-ACTION"
+            done = upload(_reply("ACCEPTED"))
             assert done.status_code == 303
             assert "recorded" in browser.get(done.headers["location"]).text
         finally:

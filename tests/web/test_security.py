@@ -265,6 +265,7 @@ def test_forms_without_the_csrf_token_are_403_and_change_nothing(
         "/web/account/totp/setup": {},
         "/web/account/reminders": {"email_reminders": "on"},
         "/web/calendar/replies": {"reply": "BEGIN:VCALENDAR"},
+        "/web/calendar/replies/file": {"file": "reply.ics"},
         "/web/account/totp/confirm": {"code": "123456"},
         "/web/account/totp/disable": {"off_password": ADMIN[1], "off_code": "123456"},
         "/web/account/recovery-codes": {},

@@ -170,6 +170,8 @@ class CollectionGetMixin:
         with self.session() as session:
             snapshots = repository.item_snapshots_in_range(session, row.id, tag, start, end)
             items = [self.make_item(stored) for stored in snapshots]
+        # the stored time-range records (of the item's own component)
+        ranges = {stored.href: stored.time_ranges for stored in snapshots}
         for item in items:
             istart, iend = item.time_range
             if simple and (start <= istart or iend <= end):
@@ -183,6 +185,7 @@ class CollectionGetMixin:
                 found = timerange.decide(
                     item.etag,
                     component,
+                    ranges.get(item.href or "") if item.component_name == component else None,
                     lambda item=item: item.vobject_item,
                     window_start,
                     window_end,

@@ -17,10 +17,18 @@ UTC).  A record is bounded (:data:`HORIZON`, :data:`MAX_RANGES`); a query
 that reaches past a bounded record, and any body Radicale's walk fails on,
 is left to Radicale (``None``).  The cache keeps at most 2,000,000 ranges
 (~34 MB) per process.
+
+The record is also kept in the database (``dav_items.time_ranges``, see
+:func:`Record.to_bytes`): a PUT through the DAV storage walks the tree
+Radicale has just parsed and stores the record with the body, so a query
+after a restart, or in another worker, reads it instead of parsing.
+Rows without one (stored before migration 0012, written by the web UI or
+by scheduling) are walked on first use as before.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import xml.etree.ElementTree as ET
 from array import array
@@ -62,6 +70,32 @@ class Record:
     def __len__(self) -> int:
         return len(self.starts)
 
+    def to_bytes(self) -> bytes:
+        """The stored form: a flag byte (1: complete), then the starts and
+        the ends as little-endian 64-bit integers, then one byte per range
+        for the override flags."""
+        starts, ends = array("q", self.starts), array("q", self.ends)
+        if sys.byteorder == "big":
+            starts.byteswap()
+            ends.byteswap()
+        flag = b"\x01" if self.complete else b"\x00"
+        return flag + starts.tobytes() + ends.tobytes() + self.overrides
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Record | None:
+        """The record :meth:`to_bytes` wrote; None for anything else."""
+        count, rest = divmod(len(data) - 1, 17)
+        if rest or count < 0 or data[0] not in (0, 1):
+            return None
+        found = cls([], complete=data[0] == 1)
+        found.starts.frombytes(data[1 : 1 + 8 * count])
+        found.ends.frombytes(data[1 + 8 * count : 1 + 16 * count])
+        if sys.byteorder == "big":
+            found.starts.byteswap()
+            found.ends.byteswap()
+        found.overrides = bytes(data[1 + 16 * count :])
+        return found
+
     def matches(self, start: int, end: int) -> bool | None:
         """Radicale's ``time_range_match`` for [start, end); None when the
         record stops before the answer is known."""
@@ -93,6 +127,15 @@ def record(vobject_item: Any, component: str) -> Record | None:
     except Exception:
         return None
     return Record(ranges, complete)
+
+
+def stored_record(vobject_item: Any, component: str) -> bytes | None:
+    """The record of a body being stored, in its stored form; None when
+    ``component`` is no calendar component or Radicale's walk fails."""
+    if component not in COMPONENTS:
+        return None
+    found = record(vobject_item, component)
+    return None if found is None else found.to_bytes()
 
 
 class RecordCache:
@@ -151,15 +194,25 @@ def single_time_range(filters: list[ET.Element]) -> tuple[str, int, int] | None:
     return name, micros(start), micros(end)
 
 
-def decide(etag: str, component: str, vobject_item: Any, start: int, end: int) -> bool | None:
+def decide(
+    etag: str,
+    component: str,
+    stored: bytes | None,
+    vobject_item: Any,
+    start: int,
+    end: int,
+) -> bool | None:
     """Whether the item matches the time range exactly as Radicale would
-    answer; None: let Radicale test it."""
+    answer; None: let Radicale test it.  ``stored`` is the record kept in
+    the database for this body and ``component`` (None: walk the body)."""
     known, found = RECORDS.get(etag, component)
     if not known:
-        try:
-            parsed = vobject_item()
-        except Exception:
-            parsed = None
-        found = None if parsed is None else record(parsed, component)
+        found = Record.from_bytes(stored) if stored is not None else None
+        if found is None:
+            try:
+                parsed = vobject_item()
+            except Exception:
+                parsed = None
+            found = None if parsed is None else record(parsed, component)
         RECORDS.put(etag, component, found)
     return None if found is None else found.matches(start, end)

@@ -13,6 +13,7 @@ from kmdav.dav.bodies import single_object_uid
 from kmdav.dav.context import state
 from kmdav.scheduling import boxes, implicit, itip
 
+from . import timerange
 from .errors import ProtectedError, translated
 from .rows import CollectionRow
 
@@ -21,14 +22,20 @@ if TYPE_CHECKING:
 
 
 def dav_object(item: Any, text: str) -> service.DavObject:
+    """What the write path stores: ``text`` (the client's bytes or
+    Radicale's serialisation of ``item``), with the time-range record of
+    the tree Radicale parsed (``timerange.stored_record``)."""
     start, end = item.time_range
+    component = item.component_name or item.name
+    parsed = item.vobject_item
     return service.DavObject(
         text=text,
         uid=item.uid,
-        component=item.component_name or item.name,
+        component=component,
         dtstart=start,
         dtend=end,
-        parsed=item.vobject_item,
+        parsed=parsed,
+        time_ranges=timerange.stored_record(parsed, component),
     )
 
 

@@ -23,6 +23,9 @@ class StoredItem:
     dtstart: int
     dtend: int
     modified_at: datetime
+    #: The stored time-range record of the body (``storage/timerange.py``);
+    #: read by calendar-query only, ``None`` elsewhere.
+    time_ranges: bytes | None = None
 
     @classmethod
     def of(cls, row: DavItem) -> StoredItem:
@@ -35,6 +38,7 @@ class StoredItem:
             dtstart=row.dtstart,
             dtend=row.dtend,
             modified_at=row.modified_at,
+            time_ranges=row.time_ranges,
         )
 
 

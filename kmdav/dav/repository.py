@@ -281,10 +281,16 @@ def item_snapshots_in_range(
     session: Session, collection_id: int, component: str | None, start: int, end: int
 ) -> list[StoredItem]:
     """Items whose time range overlaps [start, end) (RFC 4791 9.9)."""
-    query = _item_query(collection_id, True).where(DavItem.dtstart < end, DavItem.dtend > start)
+    query = select(*_HEAD, DavItem.body, DavItem.time_ranges).where(
+        DavItem.collection_id == collection_id, DavItem.dtstart < end, DavItem.dtend > start
+    )
     if component is not None:
         query = query.where(DavItem.component == component)
-    return _snapshots(session, query.order_by(DavItem.href), True)
+    rows = session.connection().execute(query.order_by(DavItem.href))
+    return [
+        StoredItem(href, uid, etag, body, component, dtstart, dtend, modified_at, ranges)
+        for href, uid, etag, component, dtstart, dtend, modified_at, body, ranges in rows
+    ]
 
 
 def get_item(session: Session, collection_id: int, href: str) -> DavItem | None:
@@ -337,6 +343,7 @@ def _item_values(stored: StoredItem, revision: int) -> dict[str, Any]:
         "component": stored.component,
         "dtstart": stored.dtstart,
         "dtend": stored.dtend,
+        "time_ranges": stored.time_ranges,
         "revision": revision,
         "modified_at": stored.modified_at,
     }

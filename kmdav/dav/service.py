@@ -38,6 +38,9 @@ class DavObject:
     real component) and VCARD/VLIST for address objects; ``dtstart`` and
     ``dtend`` span all occurrences as Unix seconds.  ``parsed`` is the
     vobject tree of ``text`` when the caller has it, which saves a parse.
+    ``time_ranges`` is the time-range record of ``text`` when the caller
+    (the DAV storage, which has Radicale's walk) computed it; it is stored
+    with the body and replaced with it.
     """
 
     text: str
@@ -46,6 +49,7 @@ class DavObject:
     dtstart: int
     dtend: int
     parsed: Any = None
+    time_ranges: bytes | None = None
 
 
 def compute_etag(text: str) -> str:
@@ -103,6 +107,7 @@ def store_item(
         dtstart=obj.dtstart,
         dtend=obj.dtend,
         modified_at=utcnow(),
+        time_ranges=obj.time_ranges,
     )
     item_id = repository.write_item(session, collection.id, item_id, stored, revision)
     repository.add_change(session, collection.id, revision, href, deleted=False)
@@ -154,6 +159,7 @@ def store_new_items(
                 dtstart=obj.dtstart,
                 dtend=obj.dtend,
                 modified_at=now,
+                time_ranges=obj.time_ranges,
             ),
             last - len(entries) + 1 + index,
         )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -51,6 +52,10 @@ class DavItem(Base):
 
     ``dtstart``/``dtend`` are the item's time range as Unix seconds (the
     whole span of a recurring series), which calendar-query pushes into SQL.
+    ``time_ranges`` is the compact record of every range Radicale's
+    time-range walk visits in the body (``storage/timerange.py``), written
+    with the body; NULL when it was not computed (bodies stored before
+    migration 0012, web and scheduling writes) or the walk failed.
     """
 
     __tablename__ = "dav_items"
@@ -70,6 +75,7 @@ class DavItem(Base):
     component: Mapped[str] = mapped_column(String(16))
     dtstart: Mapped[int] = mapped_column(BigInteger)
     dtend: Mapped[int] = mapped_column(BigInteger)
+    time_ranges: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     revision: Mapped[int] = mapped_column(BigInteger)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -26,7 +26,9 @@ import pytest
 from kmdav.storage import timerange
 from radicale import storage as radicale_storage
 from radicale.app.report import test_filter as radicale_test_filter
+from sqlalchemy import Engine, update
 
+from kmdav.models import DavItem
 from tests.calendar.samples import VTIMEZONE_VIENNA
 from tests.dav.conftest import _configuration, prepared_item
 
@@ -216,8 +218,21 @@ def both(tmp_path: Path, kmdav_storage: Any) -> tuple[Any, Any]:
     return _fill(stock, path, bodies), _fill(kmdav_storage, path, bodies)
 
 
-def test_time_range_answers_equal_stock_radicale(both: tuple[Any, Any]) -> None:
+@pytest.mark.parametrize("records", ["stored", "walked"])
+def test_time_range_answers_equal_stock_radicale(
+    both: tuple[Any, Any], records: str, engine: Engine
+) -> None:
+    """``stored``: the records written with each PUT (dav_items.time_ranges);
+    ``walked``: rows without one (stored before migration 0012), walked on
+    first use."""
     stock, ours = both
+    if records == "walked":
+        with engine.begin() as connection:
+            connection.execute(
+                update(DavItem)
+                .where(DavItem.collection_id == ours._row.id)
+                .values(time_ranges=None)
+            )
     timerange.RECORDS = timerange.RecordCache()
     differences = []
     claimed_total = 0

@@ -43,6 +43,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+import kmdav.storage  # noqa: F401  (registers the time-range recorder, as `kmdav serve` does)
 
 # Sibling benchmarks' helpers (this directory is on sys.path when run as a script).
 from dav_sync import free_port, throwaway_postgres

@@ -14,6 +14,13 @@ Split by concern like Radicale's own multifilesystem storage:
 The storage never writes SQL itself: it calls :mod:`kmdav.dav.service`.
 """
 
+from kmdav.dav import service as _service
+
+from . import timerange as _timerange
 from .base import Collection, Storage
+
+# Calendar bodies written without Radicale's parsed tree (web UI,
+# scheduling) get their time-range record in the write path too.
+_service.time_range_recorder = _timerange.body_record
 
 __all__ = ["Collection", "Storage"]

@@ -47,16 +47,7 @@ class Item(radicale_item.Item):
     def vobject_item(self) -> Any:
         if self._vobject_item is None:
             try:
-                (parsed,) = radicale_item.read_components(self.serialize())
-                if parsed.name == "VCALENDAR":
-                    # The clean-ups of PUT (EXDATE/RDATE of DATE type next to a
-                    # DATE-TIME DTSTART become DATE-TIME) happen on the tree,
-                    # not in the stored text: without them dateutil fails to
-                    # compare the EXDATEs and a time-range REPORT answers 500.
-                    radicale_item.check_and_sanitize_items(
-                        [parsed], max_vevent_rrule_occurrence=0, tag="VCALENDAR"
-                    )
-                self._vobject_item = parsed
+                self._vobject_item = timerange.parse_body(self.serialize())
             except Exception as exc:
                 raise RuntimeError(f"cannot parse item {self.href!r}: {exc}") from exc
         return self._vobject_item

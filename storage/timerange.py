@@ -36,6 +36,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from radicale import item as radicale_item
 from radicale import xmlutils
 from radicale.item import filter as radicale_filter
 
@@ -127,6 +128,34 @@ def record(vobject_item: Any, component: str) -> Record | None:
     except Exception:
         return None
     return Record(ranges, complete)
+
+
+def parse_body(text: str) -> Any:
+    """A stored body parsed as Radicale reads it, with the clean-ups of PUT.
+
+    The EXDATE/RDATE of DATE type next to a DATE-TIME DTSTART become
+    DATE-TIME on the tree, not in the stored text: without them dateutil
+    fails to compare the EXDATEs and a time-range REPORT answers 500.
+    """
+    (parsed,) = radicale_item.read_components(text)
+    if parsed.name == "VCALENDAR":
+        radicale_item.check_and_sanitize_items(
+            [parsed], max_vevent_rrule_occurrence=0, tag="VCALENDAR"
+        )
+    return parsed
+
+
+def body_record(text: str, component: str) -> bytes | None:
+    """The stored record of a body written without Radicale's tree at hand
+    (web UI, scheduling): registered as the write path's
+    ``kmdav.dav.service.time_range_recorder`` by this package."""
+    if component not in COMPONENTS:
+        return None
+    try:
+        parsed = parse_body(text)
+    except Exception:
+        return None
+    return stored_record(parsed, component)
 
 
 def stored_record(vobject_item: Any, component: str) -> bytes | None:

@@ -8,7 +8,7 @@ transaction.  Functions flush; they never commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from hashlib import sha256
 from typing import Any
@@ -24,6 +24,12 @@ from kmdav.models import CalendarObject, Contact, DavCollection, utcnow
 
 CALENDAR_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
 CARD_COMPONENTS = frozenset({"VCARD", "VLIST"})
+
+#: The time-range record of a calendar body (text, component) -> bytes or
+#: None, for ``dav_items.time_ranges``.  Registered by the DAV storage
+#: (``kmdav.storage``: Radicale's walk, which this layer does not import);
+#: while none is registered, rows get NULL and are walked on first use.
+time_range_recorder: Callable[[str, str], bytes | None] | None = None
 
 #: Collection properties that define what a collection is; RFC 4918 9.2 and
 #: RFC 4791 5.2.3 make them protected, so PROPPATCH may not change them.
@@ -73,6 +79,13 @@ def _check_component(collection: CollectionRef, obj: DavObject) -> None:
         raise ValidationError("items can only be stored in an address book or a calendar")
 
 
+def _time_ranges(obj: DavObject) -> bytes | None:
+    if obj.time_ranges is not None or obj.component not in CALENDAR_COMPONENTS:
+        return obj.time_ranges
+    recorder = time_range_recorder
+    return recorder(obj.text, obj.component) if recorder is not None else None
+
+
 def store_item(
     session: Session, collection: CollectionRef, href: str, obj: DavObject
 ) -> tuple[StoredItem, StoredItem | None]:
@@ -107,7 +120,7 @@ def store_item(
         dtstart=obj.dtstart,
         dtend=obj.dtend,
         modified_at=utcnow(),
-        time_ranges=obj.time_ranges,
+        time_ranges=_time_ranges(obj),
     )
     item_id = repository.write_item(session, collection.id, item_id, stored, revision)
     repository.add_change(session, collection.id, revision, href, deleted=False)
@@ -159,7 +172,7 @@ def store_new_items(
                 dtstart=obj.dtstart,
                 dtend=obj.dtend,
                 modified_at=now,
-                time_ranges=obj.time_ranges,
+                time_ranges=_time_ranges(obj),
             ),
             last - len(entries) + 1 + index,
         )

@@ -170,3 +170,20 @@ def test_the_stored_form_round_trips() -> None:
     assert back.complete is False
     assert timerange.Record.from_bytes(b"\x01" + b"\x00" * 16) is None  # not 17 bytes a range
     assert timerange.Record.from_bytes(b"") is None
+
+
+def test_a_web_write_stores_the_record_too(session: Any) -> None:
+    """Bodies stored without Radicale's tree (web UI, scheduling, imports)
+    get the record from the recorder the storage registers."""
+    from kmdav.dav import repository, service
+
+    assert service.time_range_recorder is timerange.body_record
+    text = _body("web", "FREQ=WEEKLY")
+    collection = repository.create_collection(
+        session, "u" + secrets.token_hex(4) + "-cal", owner_id=None, tag="VCALENDAR", props={}
+    )
+    obj = service.DavObject(text, "web", "VEVENT", 0, 1)
+    service.store_item(session, collection, "web.ics", obj)
+    row = repository.get_item(session, collection.id, "web.ics")
+    assert row is not None
+    assert row.time_ranges == timerange.stored_record(timerange.parse_body(text), "VEVENT")

@@ -57,6 +57,13 @@ def http_date(stored: StoredItem | CollectionRow) -> str:
     return format_datetime(stored.modified_at, usegmt=True)
 
 
+def _inside(item: Item, start: int, end: int) -> bool:
+    """The item starts inside the window (or has no extent beyond it): it
+    matches a simple time-range filter without a look at its body."""
+    istart, iend = item.time_range
+    return start <= istart or iend <= end
+
+
 class CollectionGetMixin:
     _row: CollectionRow | None
     _with_bodies: bool = False
@@ -161,12 +168,9 @@ class CollectionGetMixin:
         with self.session() as session:
             snapshots = repository.item_snapshots_in_range(session, row.id, tag, start, end)
             items = [self.make_item(stored) for stored in snapshots]
-        # the stored time-range records (of the item's own component)
-        ranges = {stored.href: stored.time_ranges for stored in snapshots}
+            ranges = self._stored_records(session, row, items, exact, simple, start, end)
         for item in items:
-            istart, iend = item.time_range
-            if simple and (start <= istart or iend <= end):
-                # starts inside the window (or has no extent beyond it)
+            if simple and _inside(item, start, end):
                 yield item, True
             elif exact is None:
                 yield item, False
@@ -176,7 +180,7 @@ class CollectionGetMixin:
                 found = timerange.decide(
                     item.etag,
                     component,
-                    ranges.get(item.href or "") if item.component_name == component else None,
+                    ranges.get(item.href or ""),
                     lambda item=item: item.vobject_item,
                     window_start,
                     window_end,
@@ -185,6 +189,40 @@ class CollectionGetMixin:
                     yield item, False
                 elif found:
                     yield item, True
+
+    @staticmethod
+    def _stored_records(
+        session: Session,
+        row: CollectionRow,
+        items: list[Item],
+        exact: tuple[str, int, int] | None,
+        simple: bool,
+        start: int,
+        end: int,
+    ) -> dict[str, bytes]:
+        """The stored time-range records (``dav_items.time_ranges``) of the
+        candidates ``get_filtered`` will decide from a record and this
+        process does not hold yet, by href; only those of the item's own
+        component and its current body (ETag)."""
+        if exact is None:
+            return {}
+        component = exact[0]
+        wanted = {
+            item.href: item.etag
+            for item in items
+            if item.href
+            and item.component_name == component
+            and not (simple and _inside(item, start, end))
+            and not timerange.RECORDS.holds(item.etag, component)
+        }
+        if not wanted:
+            return {}
+        found = repository.item_time_ranges(session, row.id, list(wanted))
+        return {
+            href: ranges
+            for href, (etag, ranges) in found.items()
+            if ranges is not None and wanted.get(href) == etag
+        }
 
     def _filtered_cards(
         self, row: CollectionRow, filters: list[ET.Element]

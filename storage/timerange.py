@@ -185,6 +185,10 @@ class RecordCache:
             self._entries.move_to_end(key)
             return True, self._entries[key]
 
+    def holds(self, etag: str, component: str) -> bool:
+        with self._lock:
+            return (etag, component) in self._entries
+
     def put(self, etag: str, component: str, found: Record | None) -> None:
         with self._lock:
             key = (etag, component)

@@ -23,8 +23,8 @@ class StoredItem:
     dtstart: int
     dtend: int
     modified_at: datetime
-    #: The stored time-range record of the body (``storage/timerange.py``);
-    #: read by calendar-query only, ``None`` elsewhere.
+    #: The time-range record to store with the body (``storage/timerange.py``);
+    #: written, never read into snapshots (``repository.item_time_ranges``).
     time_ranges: bytes | None = None
 
     @classmethod
@@ -38,7 +38,6 @@ class StoredItem:
             dtstart=row.dtstart,
             dtend=row.dtend,
             modified_at=row.modified_at,
-            time_ranges=row.time_ranges,
         )
 
 

@@ -281,16 +281,32 @@ def item_snapshots_in_range(
     session: Session, collection_id: int, component: str | None, start: int, end: int
 ) -> list[StoredItem]:
     """Items whose time range overlaps [start, end) (RFC 4791 9.9)."""
-    query = select(*_HEAD, DavItem.body, DavItem.time_ranges).where(
-        DavItem.collection_id == collection_id, DavItem.dtstart < end, DavItem.dtend > start
-    )
+    query = _item_query(collection_id, True).where(DavItem.dtstart < end, DavItem.dtend > start)
     if component is not None:
         query = query.where(DavItem.component == component)
-    rows = session.connection().execute(query.order_by(DavItem.href))
-    return [
-        StoredItem(href, uid, etag, body, component, dtstart, dtend, modified_at, ranges)
-        for href, uid, etag, component, dtstart, dtend, modified_at, body, ranges in rows
-    ]
+    return _snapshots(session, query.order_by(DavItem.href), True)
+
+
+_TIME_RANGES_AT = select(DavItem.href, DavItem.etag, DavItem.time_ranges).where(
+    DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("hrefs", expanding=True))
+)
+
+
+def item_time_ranges(
+    session: Session, collection_id: int, hrefs: Sequence[str]
+) -> dict[str, tuple[str, bytes | None]]:
+    """(ETag, stored time-range record) of the items at ``hrefs``; read only
+    for the records a process does not hold yet (a long series' record is
+    tens of KB)."""
+    found: dict[str, tuple[str, bytes | None]] = {}
+    connection = session.connection()
+    for start in range(0, len(hrefs), IN_CHUNK):
+        params = {"cid": collection_id, "hrefs": list(hrefs[start : start + IN_CHUNK])}
+        found.update(
+            (href, (etag, ranges))
+            for href, etag, ranges in connection.execute(_TIME_RANGES_AT, params)
+        )
+    return found
 
 
 def get_item(session: Session, collection_id: int, href: str) -> DavItem | None:

@@ -22,8 +22,10 @@ The record is also kept in the database (``dav_items.time_ranges``, see
 :func:`Record.to_bytes`): a PUT through the DAV storage walks the tree
 Radicale has just parsed and stores the record with the body, so a query
 after a restart, or in another worker, reads it instead of parsing.
-Rows without one (stored before migration 0012, written by the web UI or
-by scheduling) are walked on first use as before.
+Other writers (web UI, scheduling) get it through
+:func:`body_record`, which this package registers in the write path.
+Rows without one (stored before migration 0012, or by a process that
+never loaded this package) are walked on first use as before.
 """
 
 from __future__ import annotations

@@ -47,6 +47,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HORIZON = datetime(2200, 1, 1, tzinfo=UTC)
 #: Ranges recorded per body at most.
 MAX_RANGES = 5_000
+#: Ranges a record kept in the database may hold.  The walk runs inside the
+#: PUT (about 50 us a range), so a long series is not recorded there: its
+#: row keeps NULL and the first query of each process walks it, as for rows
+#: stored before revision 0012.
+STORED_MAX_RANGES = 400
 
 COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
 TIME_RANGE = xmlutils.make_clark("C:time-range")
@@ -112,15 +117,16 @@ class Record:
         return False if self.complete else None
 
 
-def record(vobject_item: Any, component: str) -> Record | None:
-    """Walk ``vobject_item`` as Radicale does; None when the walk fails."""
+def record(vobject_item: Any, component: str, limit: int = MAX_RANGES) -> Record | None:
+    """Walk ``vobject_item`` as Radicale does, recording at most ``limit``
+    ranges; None when the walk fails."""
     ranges: list[tuple[int, int, bool]] = []
     complete = True
 
     def visit(range_start: datetime, range_end: datetime, override: bool) -> bool:
         nonlocal complete
         ranges.append((micros(range_start), micros(range_end), override))
-        if len(ranges) >= MAX_RANGES or (range_start > HORIZON and not override):
+        if len(ranges) >= limit or (range_start > HORIZON and not override):
             complete = False
             return True
         return False
@@ -160,13 +166,27 @@ def body_record(text: str, component: str) -> bytes | None:
     return stored_record(parsed, component)
 
 
+def _without_end(vobject_item: Any, component: str) -> bool:
+    """Whether a component of the body repeats without COUNT or UNTIL."""
+    for sub in getattr(vobject_item, "getChildren", lambda: [])():
+        if getattr(sub, "name", "") != component:
+            continue
+        for rule in sub.contents.get("rrule", []):
+            text = str(rule.value).upper()
+            if "COUNT=" not in text and "UNTIL=" not in text:
+                return True
+    return False
+
+
 def stored_record(vobject_item: Any, component: str) -> bytes | None:
     """The record of a body being stored, in its stored form; None when
-    ``component`` is no calendar component or Radicale's walk fails."""
-    if component not in COMPONENTS:
+    ``component`` is no calendar component, Radicale's walk fails, or the
+    series is too long to walk inside a PUT (endless, or more than
+    :data:`STORED_MAX_RANGES` ranges): such rows are walked lazily."""
+    if component not in COMPONENTS or _without_end(vobject_item, component):
         return None
-    found = record(vobject_item, component)
-    return None if found is None else found.to_bytes()
+    found = record(vobject_item, component, STORED_MAX_RANGES)
+    return None if found is None or not found.complete else found.to_bytes()
 
 
 class RecordCache:

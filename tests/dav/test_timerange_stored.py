@@ -93,22 +93,38 @@ def test_the_stored_record_survives_a_restart(
     _upload(
         _fresh_storage(kmdav_database),
         path,
-        {
-            "endless.ics": _body("endless", "FREQ=WEEKLY"),
-            "ended.ics": _body("ended", "FREQ=WEEKLY;COUNT=5"),
-        },
+        {"series.ics": _body("restarted", "FREQ=WEEKLY;COUNT=150")},
     )
-    stored = _stored(engine, "endless")
+    stored = _stored(engine, "restarted")
     assert stored is not None
-    parsed = vobject.readOne(_body("endless", "FREQ=WEEKLY"))
+    parsed = vobject.readOne(_body("restarted", "FREQ=WEEKLY;COUNT=150"))
     assert stored == timerange.stored_record(parsed, "VEVENT")
 
     restarted = _fresh_storage(kmdav_database)
     window = ("20261130T000000Z", "20261206T000000Z")
-    assert _claimed_without_parsing(restarted, path, *window, monkeypatch) == {"endless.ics"}
+    assert _claimed_without_parsing(restarted, path, *window, monkeypatch) == {"series.ics"}
     # the EXDATE week: the series is a candidate and decided "no" from the record
     excluded = ("20261207T000000Z", "20261208T000000Z")
     assert _claimed_without_parsing(restarted, path, *excluded, monkeypatch) == set()
+
+
+def test_long_series_are_not_walked_inside_the_put(kmdav_database: Any, engine: Engine) -> None:
+    """An endless rule, or more ranges than a PUT may spend on, leave NULL:
+    the first query of each process walks them (as for rows from before 0012)."""
+    path = "u" + secrets.token_hex(4) + "/cal"
+    over = timerange.STORED_MAX_RANGES + 1
+    _upload(
+        _fresh_storage(kmdav_database),
+        path,
+        {
+            "endless.ics": _body("endless", "FREQ=WEEKLY"),
+            "long.ics": _body("long", f"FREQ=DAILY;COUNT={over}"),
+            "short.ics": _body("short", "FREQ=DAILY;COUNT=20"),
+        },
+    )
+    assert _stored(engine, "endless") is None
+    assert _stored(engine, "long") is None
+    assert _stored(engine, "short") is not None
 
 
 def test_a_changed_body_replaces_the_record(
@@ -116,7 +132,7 @@ def test_a_changed_body_replaces_the_record(
 ) -> None:
     path = "u" + secrets.token_hex(4) + "/cal"
     storage = _fresh_storage(kmdav_database)
-    _upload(storage, path, {"series.ics": _body("series", "FREQ=WEEKLY")})
+    _upload(storage, path, {"series.ics": _body("series", "FREQ=WEEKLY;COUNT=100")})
     before = _stored(engine, "series")
     _upload(storage, path, {"series.ics": _body("series", "FREQ=WEEKLY;UNTIL=20261201T000000Z")})
     after = _stored(engine, "series")

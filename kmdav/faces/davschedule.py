@@ -306,11 +306,7 @@ def scheduling_propfind_response(original: PropfindFn) -> PropfindFn:
             if tag is not None:
                 _fill(answer, {C + "schedule-tag": lambda e: setattr(e, "text", tag)}, set())
             return answer
-        if (
-            not isinstance(item, storage.BaseCollection)
-            or not item.path
-            or getattr(item, "is_alias", False)
-        ):
+        if not item.path or getattr(item, "is_alias", False):
             return answer
         kind = boxes.box_kind(item.path)
         if "/" in item.path and kind is None:

@@ -11,7 +11,6 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from a2wsgi import WSGIMiddleware
 from radicale import config as radicale_config
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -21,6 +20,7 @@ from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
 from kmdav.faces import davreports, davschedule, davspeed
 from kmdav.faces.davguard import DavGuard
+from kmdav.faces.wsgibridge import BufferedWSGI
 from kmdav.settings import Settings
 
 MOUNT = "/dav"
@@ -95,5 +95,10 @@ def dav_routes(settings: Settings, database: Database) -> list[BaseRoute]:
     return [
         Route("/.well-known/carddav", well_known, methods=["GET", "PROPFIND", "HEAD", "OPTIONS"]),
         Route("/.well-known/caldav", well_known, methods=["GET", "PROPFIND", "HEAD", "OPTIONS"]),
-        Mount(MOUNT, app=WSGIMiddleware(guarded, workers=DAV_THREADS)),  # type: ignore[arg-type]
+        Mount(
+            MOUNT,
+            app=BufferedWSGI(
+                guarded, max_body=settings.dav.max_content_length, threads=DAV_THREADS
+            ),
+        ),
     ]

@@ -74,7 +74,13 @@ def _make_sqlite_engine(url: str, *, echo: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("kmdav_tx", "write")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "write" else "BEGIN")
+        if mode == "write":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            # A deferred BEGIN takes no lock and cannot fail on a busy
+            # database: the driver's cursor spares SQLAlchemy's execution
+            # machinery on every DAV read (see ``kmdav.fastsql``).
+            connection.connection.driver_connection.execute("BEGIN")
 
     return engine
 

@@ -20,7 +20,7 @@ from radicale import config as radicale_config
 from kmdav.accounts import service as accounts
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.dav import access
-from kmdav.dav.context import session_scope
+from kmdav.dav.context import session_scope, state
 from kmdav.db import Database
 
 #: How often "last used" of an app password is written on cached logins.
@@ -69,7 +69,13 @@ class Auth(radicale_auth.BaseAuth):
             cached = self._cache.get(key)
         with session_scope(self.database) as session:
             if cached is not None and cached.expires > now:
-                if accounts.login_still_valid(session, cached.login):
+                modules = accounts.login_seats(session, cached.login)
+                if modules is not None:
+                    # The rights plugin reads them on this request (``dav_seats``).
+                    state.cache[access.KNOWN_SEATS, cached.login.username] = (
+                        cached.login.user_id,
+                        modules,
+                    )
                     if cached.login.app_password_id is not None and (
                         now - cached.touched > TOUCH_INTERVAL
                     ):

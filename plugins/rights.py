@@ -91,7 +91,7 @@ class Rights(radicale_rights.BaseRights):
                         letters = self._company_letters(session, user)
             seats = state.cache.get(("seats", user))
             if seats is None:
-                seats = access.dav_seats(session, user)
+                seats = access.dav_seats(session, user, state.cache.get((access.KNOWN_SEATS, user)))
                 state.cache[("seats", user)] = seats
             if state.method == "MKCALENDAR" and not seats.may_make_calendars:
                 return ""  # a new calendar needs the calendar or the tasks seat

@@ -47,7 +47,12 @@ class CollectionSyncMixin:
         limit = state.sync_limit
         since = parse_token(row, old_token) if old_token else None
         with self.session() as session:
-            current = repository.current_revision(session, row.id)
+            if state.method == "REPORT" and state.read_session is not None:
+                # A REPORT reads in one snapshot (``request_read_session``),
+                # the collection's row included: its revision is current.
+                current = row.revision
+            else:
+                current = repository.current_revision(session, row.id)
             if since is not None and since > current:
                 raise ValueError("the sync token is from the future")
             if since is None and limit is None:

@@ -9,7 +9,6 @@ from radicale import pathutils
 from sqlalchemy.orm import Session
 
 from kmdav.dav import repository, service
-from kmdav.dav.bodies import single_object_uid
 from kmdav.dav.context import state
 from kmdav.scheduling import boxes, implicit, itip
 
@@ -88,4 +87,4 @@ class CollectionUploadMixin:
         if target != f"{self.path}/{href}":
             return None
         # A line scan, not a second parse: Radicale has just parsed this body.
-        return text if single_object_uid(text) == item.uid else None
+        return text if state.received_uid() == item.uid else None

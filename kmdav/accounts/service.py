@@ -25,8 +25,9 @@ from kmdav.accounts.passwords import (
 from kmdav.dav import provisioning
 from kmdav.dav.access import effective_group_ids
 from kmdav.errors import LastAdminError, NotFoundError, ValidationError
+from kmdav.fastsql import Prepared
 from kmdav.i18n import LANGUAGES
-from kmdav.models import AppPassword, GroupMembership, User, utcnow
+from kmdav.models import AppPassword, GroupMembership, User, UserModule, utcnow
 
 #: Letters (any script), digits and . _ - @; must start with a letter or digit.
 #: The name is the user's DAV home path, so no slashes and no dot-only names.
@@ -373,24 +374,37 @@ def record_app_password_use(session: Session, app_password_id: int) -> None:
 
 
 # Run on every DAV request of a cached login: built once, no ORM objects.
-_USER_CREDENTIAL = select(User.username, User.is_active, User.password_hash).where(
-    User.id == bindparam("uid")
+# The user's module seats come along (one row per seat): the rights plugin
+# needs them on the same request, so the re-check costs no extra query.
+_USER_CREDENTIAL = (
+    select(User.username, User.is_active, User.password_hash, UserModule.module)
+    .outerjoin(UserModule, UserModule.user_id == User.id)
+    .where(User.id == bindparam("uid"))
 )
 _APP_PASSWORD_CREDENTIAL = select(AppPassword.revoked_at, AppPassword.password_hash).where(
     AppPassword.id == bindparam("aid")
 )
+_USER_CREDENTIAL_FAST = Prepared(_USER_CREDENTIAL)
+_APP_PASSWORD_CREDENTIAL_FAST = Prepared(_APP_PASSWORD_CREDENTIAL)
 
 
-def login_still_valid(session: Session, login: Login) -> bool:
-    """True while the credential behind ``login`` is unchanged and usable."""
+def login_seats(session: Session, login: Login) -> frozenset[str] | None:
+    """The user's module seats while the credential behind ``login`` is
+    unchanged and usable; ``None`` once it is not (changed password, revoked
+    app password, disabled or renamed user)."""
     connection = session.connection()
-    user = connection.execute(_USER_CREDENTIAL, {"uid": login.user_id}).first()
-    if user is None or not user.is_active or user.username != login.username:
-        return False
+    rows = _USER_CREDENTIAL_FAST.rows(connection, {"uid": login.user_id})
+    if not rows:
+        return None
+    username, is_active, password_hash, _ = rows[0]
+    if not is_active or username != login.username:
+        return None
     if login.app_password_id is None:
-        return bool(user.password_hash == login.fingerprint)
-    row = connection.execute(_APP_PASSWORD_CREDENTIAL, {"aid": login.app_password_id}).first()
-    return row is not None and row.revoked_at is None and row.password_hash == login.fingerprint
+        valid = password_hash == login.fingerprint
+    else:
+        row = _APP_PASSWORD_CREDENTIAL_FAST.first(connection, {"aid": login.app_password_id})
+        valid = row is not None and row[0] is None and row[1] == login.fingerprint
+    return frozenset(module for *_, module in rows if module is not None) if valid else None
 
 
 def create_app_password(

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from kmdav.fastsql import Prepared
 from kmdav.models import CollectionShare, DavCollection, Group, GroupMembership, User, UserModule
 
 READ = "read"
@@ -167,16 +168,31 @@ _SEATS_OF_USER = (
 _OWN_CALENDARS = select(DavCollection.path, DavCollection.tag, DavCollection.props).where(
     DavCollection.owner_id == bindparam("uid"), DavCollection.tag == "VCALENDAR"
 )
+_SEATS_OF_USER_FAST = Prepared(_SEATS_OF_USER)
+_OWN_CALENDARS_FAST = Prepared(_OWN_CALENDARS)
 
 
-def dav_seats(session: Session, username: str) -> DavSeats:
-    """The user's seats; with calendar or tasks missing, also the seat
-    each of the user's own calendars needs."""
+#: Request-cache key of (user id, seats) the login re-check read on the way
+#: (``kmdav.accounts.service.login_seats``), so ``dav_seats`` need not.
+KNOWN_SEATS = "known-seats"
+
+
+def dav_seats(
+    session: Session, username: str, known: tuple[int, frozenset[str]] | None = None
+) -> DavSeats:
+    """The user's seats (``known``: user id and seats read in this request
+    already); with calendar or tasks missing, also the seat each of the
+    user's own calendars needs."""
     connection = session.connection()
-    rows = connection.execute(_SEATS_OF_USER, {"username": username}).all()
-    user_id = rows[0][0] if rows else None
-    seats = DavSeats(frozenset(module for _, module in rows if module is not None))
+    user_id: int | None
+    if known is not None:
+        user_id, modules = known
+    else:
+        rows = _SEATS_OF_USER_FAST.rows(connection, {"username": username})
+        user_id = rows[0][0] if rows else None
+        modules = frozenset(module for _, module in rows if module is not None)
+    seats = DavSeats(modules)
     if user_id is not None and not seats.has_all:
-        for path, tag, props in connection.execute(_OWN_CALENDARS, {"uid": user_id}):
+        for path, tag, props in _OWN_CALENDARS_FAST.rows(connection, {"uid": user_id}):
             seats.needs[path] = seat_for_collection(tag, props)
     return seats

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from kmdav.dav.bodies import single_object_uid
+
 if TYPE_CHECKING:
     from kmdav.db import Database
 
@@ -52,6 +54,11 @@ class RequestState(threading.local):
         self.session: Session | None = None
         #: (request path, body text) of a PUT, so upload can store it verbatim.
         self.put_body: tuple[str, str] | None = None
+        #: The UID of ``put_body`` when it is one object (``received_uid``).
+        self._put_uid: str | None = None
+        self._put_uid_known = False
+        #: The XML body's tree, parsed once by the WSGI guard's check.
+        self.xml_request: Any = None
         #: DAV:limit/DAV:nresults of a sync-collection REPORT (RFC 6578 3.7).
         self.sync_limit: int | None = None
         #: Set by ``sync`` when it cut the result at ``sync_limit``.
@@ -60,6 +67,16 @@ class RequestState(threading.local):
         self.schedule_tag: str | None = None
         #: Per-request caches (aliases by home, rights by path, ...).
         self.cache: dict[Any, Any] = {}
+
+    def received_uid(self) -> str | None:
+        """The UID of the PUT body when it is one vCard or VCALENDAR
+        (``kmdav.dav.bodies.single_object_uid``), scanned once per request."""
+        if self.put_body is None:
+            return None
+        if not self._put_uid_known:
+            self._put_uid = single_object_uid(self.put_body[1])
+            self._put_uid_known = True
+        return self._put_uid
 
 
 state = RequestState()

@@ -23,6 +23,7 @@ from kmdav.contacts.words import index_text
 from kmdav.dav import ical, vcard
 from kmdav.dav.context import state
 from kmdav.dav.items import CollectionRef
+from kmdav.fastsql import Prepared
 from kmdav.models import (
     CalendarObject,
     Contact,
@@ -62,6 +63,9 @@ _OWN_VALUES = (
     .join(CustomFieldValue, CustomFieldValue.field_id == CustomFieldDefinition.id)
     .where(CustomFieldValue.contact_id == bindparam("contact"))
 )
+_CONTACT_OF_ITEM_FAST = Prepared(_CONTACT_OF_ITEM)
+_DEFINITIONS_FAST = Prepared(_DEFINITIONS)
+_OWN_VALUES_FAST = Prepared(_OWN_VALUES)
 COMPANY_UID_KEY = "COMPANY-UID"
 _INSERT_EVENT = insert(ContactEvent)
 _CALENDAR_OBJECT_OF_ITEM = select(CalendarObject.id).where(
@@ -206,7 +210,7 @@ def _project_card(
     text: str,
 ) -> None:
     values = _contact_values(collection, fields)
-    contact_id = None if new else connection.execute(_CONTACT_OF_ITEM, {"item": item_id}).scalar()
+    contact_id = None if new else _CONTACT_OF_ITEM_FAST.scalar(connection, {"item": item_id})
     existed = contact_id is not None
     # Own fields are read against the values held before, so before the write.
     own = own_field_values(connection, contact_id, text)
@@ -253,23 +257,18 @@ def own_field_values(
 ) -> list[tuple[int, str, bool]]:
     """(field id, value, valid) of the card's own fields, both forms read
     against the values held before (see :mod:`kmdav.contacts.cards`)."""
-    definitions = connection.execute(_DEFINITIONS).all()
+    definitions = _DEFINITIONS_FAST.rows(connection)
     if not definitions:
         return []
-    ids = {row.key: row.id for row in definitions}
+    ids = {key: ident for ident, key, *_ in definitions}
     defs = [
-        FieldDef(
-            key=row.key,
-            label=row.label,
-            field_type=row.field_type,
-            options=tuple(row.options or ()),
-        )
-        for row in definitions
+        FieldDef(key=key, label=label, field_type=field_type, options=tuple(options or ()))
+        for _, key, label, field_type, options in definitions
     ]
     previous = (
         None
         if contact_id is None
-        else dict(connection.execute(_OWN_VALUES, {"contact": contact_id}).all())
+        else dict(_OWN_VALUES_FAST.rows(connection, {"contact": contact_id}))
     )
     draft, invalid = cards.read_draft(text, fields=defs, previous=previous or None)
     return [(ids[key], value, key not in invalid) for key, value in draft.custom.items()]

@@ -10,13 +10,14 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from kmdav.dav.items import CollectionRef, StoredItem
 from kmdav.errors import NotFoundError
+from kmdav.fastsql import Prepared
 from kmdav.models import DavChange, DavCollection, DavItem, utcnow
 
 #: Item hrefs per SQL ``IN`` list: well under SQLite's variable limit.
@@ -41,6 +42,8 @@ _COLLECTION_COLUMNS = (
 )
 _COLLECTION_AT = select(*_COLLECTION_COLUMNS).where(DavCollection.path == bindparam("path"))
 _REVISION_OF = select(DavCollection.revision).where(DavCollection.id == bindparam("cid"))
+_COLLECTION_AT_FAST = Prepared(_COLLECTION_AT)
+_REVISION_OF_FAST = Prepared(_REVISION_OF)
 
 
 def _like_prefix(path: str) -> str:
@@ -55,10 +58,10 @@ def get_collection(session: Session, path: str) -> DavCollection | None:
     return session.scalars(select(DavCollection).where(DavCollection.path == path)).one_or_none()
 
 
-def collection_head(session: Session, path: str) -> Row[Any] | None:
+def collection_head(session: Session, path: str) -> tuple[Any, ...] | None:
     """The collection at ``path`` as a plain row (id, path, owner_id, tag,
     revision, sync_key, modified_at, props), without an ORM object."""
-    return session.connection().execute(_COLLECTION_AT, {"path": path}).first()
+    return _COLLECTION_AT_FAST.first(session.connection(), {"path": path})
 
 
 def collection_by_id(session: Session, collection_id: int) -> DavCollection | None:
@@ -247,10 +250,14 @@ _BODY_AT = select(DavItem.body).where(
 _HREF_OF_UID = select(DavItem.href).where(
     DavItem.collection_id == bindparam("cid"), DavItem.uid == bindparam("uid")
 )
+_ITEM_AT_FAST = Prepared(_ITEM_AT)
+_BODY_AT_FAST = Prepared(_BODY_AT)
+_HREF_OF_UID_FAST = Prepared(_HREF_OF_UID)
 _AT_HREF_OR_UID = select(DavItem.id, *_HEAD).where(
     DavItem.collection_id == bindparam("cid"),
     (DavItem.href == bindparam("href")) | (DavItem.uid == bindparam("uid")),
 )
+_AT_HREF_OR_UID_FAST = Prepared(_AT_HREF_OR_UID)
 _INSERT_ITEM = insert(DavItem).returning(DavItem.id)
 _UPDATE_ITEM = update(DavItem).where(DavItem.id == bindparam("item_pk"))
 _INSERT_CHANGE = insert(DavChange)
@@ -269,7 +276,7 @@ def item_snapshots_at(
     wanted = list(dict.fromkeys(hrefs))
     connection = session.connection()
     if len(wanted) == 1:
-        return _built(connection.execute(_ITEM_AT, {"cid": collection_id, "href": wanted[0]}))
+        return _built(_ITEM_AT_FAST.rows(connection, {"cid": collection_id, "href": wanted[0]}))
     found: list[StoredItem] = []
     for start in range(0, len(wanted), IN_CHUNK):
         chunk = wanted[start : start + IN_CHUNK]
@@ -320,8 +327,8 @@ def items_at_href_or_uid(
 ) -> list[tuple[int, StoredItem]]:
     """(id, head) of the item at ``href`` and of any item carrying ``uid``,
     in one query; the heads carry no body."""
-    rows = session.connection().execute(
-        _AT_HREF_OR_UID, {"cid": collection_id, "href": href, "uid": uid}
+    rows = _AT_HREF_OR_UID_FAST.rows(
+        session.connection(), {"cid": collection_id, "href": href, "uid": uid}
     )
     return [(row[0], _head(row[1:])) for row in rows]
 
@@ -338,15 +345,15 @@ def item_bodies(session: Session, collection_id: int, hrefs: Iterable[str]) -> d
 
 
 def item_body(session: Session, collection_id: int, href: str) -> str | None:
-    body: str | None = (
-        session.connection().execute(_BODY_AT, {"cid": collection_id, "href": href}).scalar()
+    body: str | None = _BODY_AT_FAST.scalar(
+        session.connection(), {"cid": collection_id, "href": href}
     )
     return body
 
 
 def href_for_uid(session: Session, collection_id: int, uid: str) -> str | None:
-    found: str | None = (
-        session.connection().execute(_HREF_OF_UID, {"cid": collection_id, "uid": uid}).scalar()
+    found: str | None = _HREF_OF_UID_FAST.scalar(
+        session.connection(), {"cid": collection_id, "uid": uid}
     )
     return found
 
@@ -466,7 +473,7 @@ def add_change(
 
 
 def current_revision(session: Session, collection_id: int) -> int:
-    return int(session.connection().execute(_REVISION_OF, {"cid": collection_id}).scalar() or 0)
+    return int(_REVISION_OF_FAST.scalar(session.connection(), {"cid": collection_id}) or 0)
 
 
 _CHANGES_SINCE = (
@@ -476,6 +483,7 @@ _CHANGES_SINCE = (
     .order_by("rev")
 )
 _CHANGES_SINCE_LIMITED = _CHANGES_SINCE.limit(bindparam("most"))
+_CHANGES_SINCE_FAST = {False: Prepared(_CHANGES_SINCE), True: Prepared(_CHANGES_SINCE_LIMITED)}
 
 
 def changes_since(
@@ -484,10 +492,10 @@ def changes_since(
     """(href, newest revision) of every href touched after ``revision``,
     oldest first; at most ``limit + 1`` rows so callers can tell truncation."""
     params: dict[str, Any] = {"cid": collection_id, "since": revision}
-    query = _CHANGES_SINCE
     if limit is not None:
-        query, params["most"] = _CHANGES_SINCE_LIMITED, limit + 1
-    return [(href, int(rev)) for href, rev in session.connection().execute(query, params)]
+        params["most"] = limit + 1
+    query = _CHANGES_SINCE_FAST[limit is not None]
+    return [(href, int(rev)) for href, rev in query.rows(session.connection(), params)]
 
 
 def item_revisions(

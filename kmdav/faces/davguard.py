@@ -13,9 +13,9 @@ import io
 import logging
 import re
 import secrets
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from typing import Any
-from xml.parsers import expat
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.dav.context import state
@@ -55,38 +55,47 @@ class EarlyAnswer(Exception):
         self.headers = headers or []
 
 
-def check_xml(body: bytes) -> None:
-    """Refuse DTDs, entity declarations and absurd nesting (billion laughs,
-    external entities, stack exhaustion) before any XML parser builds a tree."""
-    parser = expat.ParserCreate(namespace_separator=" ")
-    depth = 0
+class _NoDoctypeBuilder(ET.TreeBuilder):
+    """Builds the tree; a DOCTYPE (and with it any entity declaration,
+    which lives only in a DTD) stops the parse at its start."""
 
-    def start(name: str, attrs: Any) -> None:
-        nonlocal depth
-        depth += 1
-        if depth > MAX_XML_DEPTH:
-            raise EarlyAnswer("400 Bad Request", f"XML nested deeper than {MAX_XML_DEPTH} levels")
-
-    def end(name: str) -> None:
-        nonlocal depth
-        depth -= 1
-
-    def doctype(*args: Any) -> None:
+    def doctype(self, name: str, pubid: str, system: str) -> None:
         raise EarlyAnswer("400 Bad Request", "XML with a DOCTYPE is not accepted")
 
-    def entity(*args: Any) -> None:
-        raise EarlyAnswer("400 Bad Request", "XML entity declarations are not accepted")
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.StartDoctypeDeclHandler = doctype
-    parser.EntityDeclHandler = entity
+def parse_xml(body: str | bytes) -> ET.Element:
+    """The request body's tree, refusing DTDs and entity declarations (billion
+    laughs, external entities) and nesting deeper than ``MAX_XML_DEPTH``."""
+    # The builder refuses a DTD at its start: no entity is ever declared.
+    parser = ET.XMLParser(target=_NoDoctypeBuilder())  # noqa: S314
     try:
-        parser.Parse(body, True)
-    except expat.ExpatError as exc:
+        parser.feed(body)
+        root: ET.Element = parser.close()
+    except ET.ParseError as exc:
         raise EarlyAnswer(
             "400 Bad Request", f"the request body is not well-formed XML: {exc}"
         ) from exc
+    # Nesting is measured on the built tree (expat builds it without
+    # recursion, and the body is bounded by ``dav.max_content_length``).
+    level = [root]
+    for _ in range(MAX_XML_DEPTH):
+        level = [child for element in level for child in element]
+        if not level:
+            return root
+    raise EarlyAnswer("400 Bad Request", f"XML nested deeper than {MAX_XML_DEPTH} levels")
+
+
+def _utf8_text(environ: dict[str, Any], body: bytes) -> str | None:
+    """The body as Radicale would decode it, when that is plain UTF-8."""
+    content_type = environ.get("CONTENT_TYPE", "")
+    if "charset=" in content_type:
+        charset = content_type.split("charset=")[1].split(";")[0].strip().lower()
+        if charset not in {"utf-8", "utf8"}:
+            return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _basic_user(environ: dict[str, Any]) -> str | None:
@@ -176,7 +185,11 @@ class DavGuard:
             except UnicodeDecodeError:
                 state.put_body = None  # Radicale decodes other charsets itself
         elif method in XML_METHODS and body.strip():
-            check_xml(body)
+            text = _utf8_text(environ, body)
+            tree = parse_xml(body if text is None else text)
+            if text is not None:
+                # Radicale would decode and parse the same text again.
+                state.xml_request = tree
 
     @staticmethod
     def _utf8_path(environ: dict[str, Any]) -> str:

@@ -154,6 +154,15 @@ def test_failed_logins_are_throttled(tmp_path: Path, monkeypatch: pytest.MonkeyP
             big = other.put("/dav/admin/contacts/big.vcf", content="x" * 60_000, headers=VCARD)
         assert big.status_code == 413
         assert "larger than the limit of 50000 bytes" in big.text
+        # Chunked, with no Content-Length to judge by: read up to the limit, then 413.
+        with client(server.url, "someone", "whatever-1") as other:
+            chunked = other.put(
+                "/dav/admin/contacts/big.vcf",
+                content=(b"x" * 10_000 for _ in range(6)),
+                headers=VCARD,
+            )
+        assert chunked.status_code == 413
+        assert "larger than the limit of 50000 bytes" in chunked.text
 
 
 def _principals(server: Any, user: str, password: str, name: str | None = None) -> set[str]:

@@ -354,6 +354,15 @@ def test_bad_bodies_store_nothing(
     assert sync(admin, "/dav/admin/contacts/", token)[1] == {}
 
 
+def test_a_chunked_put_is_stored_as_sent(admin: httpx.Client) -> None:
+    # No Content-Length: the bridge reads the body chunk by chunk.
+    body = photo_card("chunked-1", 40_000).encode()
+    parts = (body[i : i + 7_000] for i in range(0, len(body), 7_000))
+    created = admin.put("/dav/admin/contacts/chunked.vcf", content=parts, headers=VCARD)
+    assert created.status_code == 201, created.text
+    assert admin.get("/dav/admin/contacts/chunked.vcf").content == body
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -1,0 +1,90 @@
+"""kmdav.fastsql.Prepared reads exactly what SQLAlchemy reads, on each backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from kmdav.fastsql import Prepared
+from kmdav.models import DavCollection, DavItem, User, UserModule
+
+
+def _collection(session: Session, path: str, props: dict[str, object]) -> DavCollection:
+    row = DavCollection(
+        path=path,
+        tag="VCALENDAR",
+        props=props,
+        sync_key="k" + path.replace("/", "-"),
+        modified_at=datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=UTC),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def test_rows_match_sqlalchemy_for_json_datetime_and_literals(session: Session) -> None:
+    _collection(session, "fs/a", {"D:displayname": "Ä calendar", "C:order": 3, "x": [1, None]})
+    _collection(session, "fs/b", {})
+    statement = (
+        select(
+            DavCollection.path,
+            DavCollection.props,
+            DavCollection.modified_at,
+            DavCollection.revision,
+        )
+        # A literal (an anonymous bound value) next to a named parameter.
+        .where(DavCollection.tag == "VCALENDAR", DavCollection.path.like(bindparam("prefix")))
+        .order_by(DavCollection.path)
+    )
+    connection = session.connection()
+    expected = [tuple(row) for row in connection.execute(statement, {"prefix": "fs/%"})]
+    found = Prepared(statement).rows(connection, {"prefix": "fs/%"})
+    assert found == expected
+    assert found[0][1] == {"D:displayname": "Ä calendar", "C:order": 3, "x": [1, None]}
+    assert found[0][2] == datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=UTC)
+
+
+def test_sees_the_transaction_and_converts_parameters(session: Session) -> None:
+    _collection(session, "fs/c", {})  # flushed, not committed: only this transaction sees it
+    connection = session.connection()
+    count = Prepared(
+        select(func.count())
+        .select_from(DavCollection)
+        .where(DavCollection.path == bindparam("path"))
+    )
+    assert count.scalar(connection, {"path": "fs/c"}) == 1
+    assert count.scalar(connection, {"path": "fs/none"}) == 0
+    # A datetime parameter passes through the column type's bind processor.
+    newer = Prepared(
+        select(DavCollection.path).where(DavCollection.modified_at >= bindparam("since"))
+    )
+    stamp = datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=UTC)
+    assert ("fs/c",) in newer.rows(connection, {"since": stamp})
+    assert ("fs/c",) not in newer.rows(connection, {"since": stamp.replace(microsecond=123457)})
+
+
+def test_outer_join_rows_and_nulls(session: Session) -> None:
+    user = User(username="fastsql", email="f@example.org", password_hash="h", is_active=True)
+    session.add(user)
+    session.flush()
+    session.add(UserModule(user_id=user.id, module="calendar"))
+    session.flush()
+    statement = (
+        select(User.username, User.is_active, UserModule.module)
+        .outerjoin(UserModule, UserModule.user_id == User.id)
+        .where(User.id == bindparam("uid"))
+    )
+    connection = session.connection()
+    assert Prepared(statement).rows(connection, {"uid": user.id}) == [
+        tuple(r) for r in connection.execute(statement, {"uid": user.id})
+    ]
+    assert Prepared(statement).rows(connection, {"uid": -1}) == []
+
+
+def test_expanding_parameters_are_refused(session: Session) -> None:
+    statement = select(DavItem.href).where(DavItem.href.in_(bindparam("hrefs", expanding=True)))
+    with pytest.raises(ValueError, match="expanding"):
+        Prepared(statement).rows(session.connection(), {"hrefs": ["a"]})

@@ -14,9 +14,16 @@ the column types' bind processors, and values through their result
 processors (so a DateTime or JSON column reads the same as through
 SQLAlchemy).  It runs on the DBAPI connection behind a SQLAlchemy
 ``Connection``, inside the transaction SQLAlchemy began there, so it sees
-exactly what the session sees.  Only SELECTs, and none with expanding
-(``IN``) parameters: writes stay with SQLAlchemy, which applies column
-defaults and wraps driver errors.
+exactly what the session sees.  No expanding (``IN``) parameters.
+
+:class:`PreparedWrite` does the same for the writes of a card
+or event PUT (the item, its change-log row, the revision bump, the
+projection rows).  The statement is compiled for the parameter names of
+the call, as SQLAlchemy does; a column SQLAlchemy would fill from its
+Python-side default gets that default here too.  Driver errors surface as
+the driver's exceptions, not SQLAlchemy's: these writes run under the
+collection's lock after the checks that would fail, so nothing here
+expects to catch one.
 """
 
 from __future__ import annotations
@@ -24,19 +31,35 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
+
+
+def _bind_processors(compiled: SQLCompiler, dialect: Dialect) -> dict[str, Callable[[Any], Any]]:
+    found: dict[str, Callable[[Any], Any]] = {}
+    for name, bind in compiled.binds.items():
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            found[compiled.escaped_bind_names.get(name, name)] = processor
+    return found
+
+
+def _result_processors(columns: Any, dialect: Dialect) -> list[Processor]:
+    return [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
 
 
 class _Form:
     """The statement compiled for one dialect, with its value converters."""
 
-    __slots__ = ("binds", "compiled", "names", "results", "sql")
+    __slots__ = ("binds", "compiled", "defaults", "names", "results", "sql")
 
-    def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(
+        self, statement: Any, dialect: Dialect, keys: tuple[str, ...] | None = None
+    ) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=keys)
         if compiled.post_compile_params or compiled.literal_execute_params:
             raise ValueError("expanding or literal-execute parameters are not supported")
         self.compiled = compiled
@@ -45,18 +68,29 @@ class _Form:
         self.names: tuple[str, ...] | None = (
             tuple(compiled.positiontup or ()) if dialect.positional else None
         )
-        self.binds: dict[str, Callable[[Any], Any]] = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                self.binds[compiled.escaped_bind_names.get(name, name)] = processor
-        self.results: list[Processor] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
+        self.binds = _bind_processors(compiled, dialect)
+        #: Columns SQLAlchemy would fill from their Python-side default (an
+        #: INSERT's columns not given, an UPDATE's ``onupdate`` ones).
+        self.defaults = [
+            (column.key, column.default if column in compiled.insert_prefetch else column.onupdate)
+            for column in (*compiled.insert_prefetch, *compiled.update_prefetch)
         ]
+        returned = (
+            statement.selected_columns
+            if isinstance(statement, Select)
+            else (statement.exported_columns if statement._returning else ())
+        )
+        self.results = _result_processors(returned, dialect)
 
     def parameters(self, params: Mapping[str, Any] | None) -> Any:
         values = self.compiled.construct_params(params or {})
+        for key, default in self.defaults:
+            if default.is_scalar:
+                values[key] = default.arg
+            elif default.is_callable:
+                values[key] = default.arg(None)  # SQLAlchemy's wrapper takes a context
+            else:
+                raise ValueError(f"column {key!r} has a default only SQLAlchemy can run")
         for name, processor in self.binds.items():
             if name in values:
                 values[name] = processor(values[name])
@@ -69,6 +103,15 @@ class _Form:
             value if processor is None or value is None else processor(value)
             for value, processor in zip(raw, self.results, strict=True)
         )
+
+    def rows(self, fetched: list[Any]) -> list[tuple[Any, ...]]:
+        if not any(self.results):
+            return [tuple(raw) for raw in fetched]
+        return [self.row(raw) for raw in fetched]
+
+
+def _cursor(connection: Connection) -> Any:
+    return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 class Prepared:
@@ -92,15 +135,13 @@ class Prepared:
     ) -> list[tuple[Any, ...]]:
         """Every row, as plain tuples in the statement's column order."""
         form = self._form(connection)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(connection)
         try:
             cursor.execute(form.sql, form.parameters(params))
             fetched = cursor.fetchall()
         finally:
             cursor.close()
-        if not any(form.results):
-            return [tuple(raw) for raw in fetched]
-        return [form.row(raw) for raw in fetched]
+        return form.rows(fetched)
 
     def first(
         self, connection: Connection, params: Mapping[str, Any] | None = None
@@ -111,3 +152,44 @@ class Prepared:
     def scalar(self, connection: Connection, params: Mapping[str, Any] | None = None) -> Any:
         found = self.first(connection, params)
         return None if found is None else found[0]
+
+
+class PreparedWrite:
+    """An INSERT, UPDATE or DELETE built once at import, run on the driver's cursor."""
+
+    __slots__ = ("_forms", "statement")
+
+    def __init__(self, statement: Insert | Update | Delete) -> None:
+        self.statement = statement
+        self._forms: dict[tuple[str, tuple[str, ...]], _Form] = {}
+
+    def _form(self, connection: Connection, keys: tuple[str, ...]) -> _Form:
+        dialect = connection.dialect
+        form = self._forms.get((dialect.name, keys))
+        if form is None:
+            form = self._forms[dialect.name, keys] = _Form(self.statement, dialect, keys)
+        return form
+
+    def execute(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run once; the RETURNING rows, if the statement has any."""
+        form = self._form(connection, tuple(params))
+        cursor = _cursor(connection)
+        try:
+            cursor.execute(form.sql, form.parameters(params))
+            fetched = cursor.fetchall() if form.results else []
+        finally:
+            cursor.close()
+        return form.rows(fetched)
+
+    def execute_many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Run once per row of parameters (all with the same names)."""
+        if not rows:
+            return
+        form = self._form(connection, tuple(rows[0]))
+        if form.results:
+            raise ValueError("RETURNING with several parameter sets is not supported")
+        cursor = _cursor(connection)
+        try:
+            cursor.executemany(form.sql, [form.parameters(row) for row in rows])
+        finally:
+            cursor.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from kmdav.fastsql import Prepared
-from kmdav.models import DavCollection, DavItem, User, UserModule
+from kmdav.fastsql import Prepared, PreparedWrite
+from kmdav.models import Contact, ContactPhone, DavCollection, DavItem, User, UserModule
 
 
 def _collection(session: Session, path: str, props: dict[str, object]) -> DavCollection:
@@ -88,3 +88,61 @@ def test_expanding_parameters_are_refused(session: Session) -> None:
     statement = select(DavItem.href).where(DavItem.href.in_(bindparam("hrefs", expanding=True)))
     with pytest.raises(ValueError, match="expanding"):
         Prepared(statement).rows(session.connection(), {"hrefs": ["a"]})
+
+
+def test_writes_fill_defaults_and_return_rows(session: Session) -> None:
+    collection = _collection(session, "fs/w", {})
+    connection = session.connection()
+    item = {"collection_id": collection.id, "href": "w.vcf", "uid": "w", "etag": '"w"'}
+    item |= {"body": "B", "component": "VCARD", "dtstart": 0, "dtend": 1, "revision": 1}
+    (item_id,) = PreparedWrite(insert(DavItem).returning(DavItem.id)).execute(
+        connection, {**item, "time_ranges": b"\x00\xff"}
+    )[0]
+    assert (
+        connection.execute(
+            select(DavItem.time_ranges, DavItem.modified_at).where(DavItem.id == item_id)
+        ).one()[0]
+        == b"\x00\xff"
+    )
+    add = PreparedWrite(insert(Contact).returning(Contact.id))
+    # members (JSON), updated_at (a callable default) and the string
+    # defaults are not given: filled as SQLAlchemy would fill them.
+    (contact_id,) = add.execute(
+        connection,
+        {
+            "item_id": item_id,
+            "collection_id": collection.id,
+            "formatted_name": "Zoë",
+            "has_photo": True,
+        },
+    )[0]
+    row = connection.execute(
+        select(
+            Contact.kind, Contact.members, Contact.note, Contact.has_photo, Contact.updated_at
+        ).where(Contact.id == contact_id)
+    ).one()
+    assert row[:4] == ("individual", [], "", True)
+    assert abs((row.updated_at - datetime.now(UTC)).total_seconds()) < 60
+    rename = PreparedWrite(update(Contact).where(Contact.id == bindparam("cid")))
+    rename.execute(connection, {"cid": contact_id, "members": ["urn:uuid:1"], "note": "N"})
+    phones = PreparedWrite(insert(ContactPhone))
+    phones.execute_many(
+        connection,
+        [{"contact_id": contact_id, "position": i, "value": v} for i, v in enumerate("12")],
+    )
+    assert connection.execute(
+        select(Contact.members, Contact.note).where(Contact.id == contact_id)
+    ).one() == (["urn:uuid:1"], "N")
+    assert connection.execute(
+        select(ContactPhone.value, ContactPhone.label)
+        .order_by(ContactPhone.position)
+        .where(ContactPhone.contact_id == contact_id)
+    ).all() == [("1", ""), ("2", "")]
+    clear = PreparedWrite(delete(ContactPhone).where(ContactPhone.contact_id == bindparam("c")))
+    clear.execute(connection, {"c": contact_id})
+    assert (
+        connection.execute(
+            select(func.count()).where(ContactPhone.contact_id == contact_id)
+        ).scalar()
+        == 0
+    )

@@ -23,7 +23,7 @@ from kmdav.contacts.words import index_text
 from kmdav.dav import ical, vcard
 from kmdav.dav.context import state
 from kmdav.dav.items import CollectionRef
-from kmdav.fastsql import Prepared
+from kmdav.fastsql import Prepared, PreparedWrite
 from kmdav.models import (
     CalendarObject,
     Contact,
@@ -73,6 +73,14 @@ _CALENDAR_OBJECT_OF_ITEM = select(CalendarObject.id).where(
 )
 _INSERT_CALENDAR_OBJECT = insert(CalendarObject)
 _UPDATE_CALENDAR_OBJECT = update(CalendarObject).where(CalendarObject.id == bindparam("object_pk"))
+_INSERT_CONTACT_FAST = PreparedWrite(_INSERT_CONTACT)
+_UPDATE_CONTACT_FAST = PreparedWrite(_UPDATE_CONTACT)
+_CLEAR_LIST_FAST = {model: PreparedWrite(statement) for model, statement in _CLEAR_LIST.items()}
+_INSERT_ROWS_FAST = {model: PreparedWrite(statement) for model, statement in _INSERT_ROWS.items()}
+_INSERT_EVENT_FAST = PreparedWrite(_INSERT_EVENT)
+_CALENDAR_OBJECT_OF_ITEM_FAST = Prepared(_CALENDAR_OBJECT_OF_ITEM)
+_INSERT_CALENDAR_OBJECT_FAST = PreparedWrite(_INSERT_CALENDAR_OBJECT)
+_UPDATE_CALENDAR_OBJECT_FAST = PreparedWrite(_UPDATE_CALENDAR_OBJECT)
 
 
 def project(
@@ -216,23 +224,21 @@ def _project_card(
     own = own_field_values(connection, contact_id, text)
     values["search_text"] = search_text(fields, [value for _, value, _ in own])
     if contact_id is None:
-        contact_id = connection.execute(
-            _INSERT_CONTACT, {"item_id": item_id, **values}
-        ).scalar_one()
+        contact_id = _INSERT_CONTACT_FAST.execute(connection, {"item_id": item_id, **values})[0][0]
     else:
-        connection.execute(_UPDATE_CONTACT, {"contact_pk": contact_id, **values})
+        _UPDATE_CONTACT_FAST.execute(connection, {"contact_pk": contact_id, **values})
         for model in _OWN_LISTS:
-            connection.execute(_CLEAR_LIST[model], {"contact": contact_id})
+            _CLEAR_LIST_FAST[model].execute(connection, {"contact": contact_id})
     for model, rows in _list_rows(fields):
         if rows:
-            connection.execute(
-                _INSERT_ROWS[model],
+            _INSERT_ROWS_FAST[model].execute_many(
+                connection,
                 [{"contact_id": contact_id, "position": i, **row} for i, row in enumerate(rows)],
             )
     if state.in_request and state.method == "PUT":
         # A device wrote the card: the contact's timeline says so.
-        connection.execute(
-            _INSERT_EVENT,
+        _INSERT_EVENT_FAST.execute(
+            connection,
             {
                 "contact_id": contact_id,
                 "kind": "device_update" if existed else "device_create",
@@ -243,8 +249,8 @@ def _project_card(
             },
         )
     if own:
-        connection.execute(
-            _INSERT_ROWS[CustomFieldValue],
+        _INSERT_ROWS_FAST[CustomFieldValue].execute_many(
+            connection,
             [
                 {"contact_id": contact_id, "field_id": field_id, "value": value, "valid": valid}
                 for field_id, value, valid in own
@@ -306,10 +312,8 @@ def _project_calendar(
     values["categories"] = ",".join(fields.categories)
     values["collection_id"] = collection.id
     values["uid"] = uid
-    existing = (
-        None if new else connection.execute(_CALENDAR_OBJECT_OF_ITEM, {"item": item_id}).scalar()
-    )
+    existing = None if new else _CALENDAR_OBJECT_OF_ITEM_FAST.scalar(connection, {"item": item_id})
     if existing is None:
-        connection.execute(_INSERT_CALENDAR_OBJECT, {"item_id": item_id, **values})
+        _INSERT_CALENDAR_OBJECT_FAST.execute(connection, {"item_id": item_id, **values})
     else:
-        connection.execute(_UPDATE_CALENDAR_OBJECT, {"object_pk": existing, **values})
+        _UPDATE_CALENDAR_OBJECT_FAST.execute(connection, {"object_pk": existing, **values})

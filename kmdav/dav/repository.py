@@ -17,7 +17,7 @@ from sqlalchemy.orm.util import identity_key
 
 from kmdav.dav.items import CollectionRef, StoredItem
 from kmdav.errors import NotFoundError
-from kmdav.fastsql import Prepared
+from kmdav.fastsql import Prepared, PreparedWrite
 from kmdav.models import DavChange, DavCollection, DavItem, utcnow
 
 #: Item hrefs per SQL ``IN`` list: well under SQLite's variable limit.
@@ -121,6 +121,7 @@ _BUMP_REVISION_BY = (
     .values(revision=DavCollection.revision + bindparam("count"), modified_at=bindparam("now"))
     .returning(DavCollection.revision)
 )
+_BUMP_REVISION_BY_FAST = PreparedWrite(_BUMP_REVISION_BY)
 
 
 def lock_collection(session: Session, path: str) -> None:
@@ -169,14 +170,12 @@ def bump_revision(session: Session, collection: CollectionRef) -> int:
 def bump_revision_by(session: Session, collection: CollectionRef, count: int) -> int:
     """Take the next ``count`` revisions at once (a batch of writes); returns
     the last."""
-    found = (
-        session.connection()
-        .execute(_BUMP_REVISION_BY, {"cid": collection.id, "count": count, "now": utcnow()})
-        .scalar_one_or_none()
+    returned = _BUMP_REVISION_BY_FAST.execute(
+        session.connection(), {"cid": collection.id, "count": count, "now": utcnow()}
     )
-    if found is None:
+    if not returned:
         raise NotFoundError(f"the collection {collection.path!r} is gone")
-    last = int(found)
+    last = int(returned[0][0])
     if isinstance(collection, DavCollection):
         # Keep a loaded ORM object current without marking it dirty: a plain
         # assignment would make the next flush write the revision again.
@@ -261,6 +260,9 @@ _AT_HREF_OR_UID_FAST = Prepared(_AT_HREF_OR_UID)
 _INSERT_ITEM = insert(DavItem).returning(DavItem.id)
 _UPDATE_ITEM = update(DavItem).where(DavItem.id == bindparam("item_pk"))
 _INSERT_CHANGE = insert(DavChange)
+_INSERT_ITEM_FAST = PreparedWrite(_INSERT_ITEM)
+_UPDATE_ITEM_FAST = PreparedWrite(_UPDATE_ITEM)
+_INSERT_CHANGE_FAST = PreparedWrite(_INSERT_CHANGE)
 
 
 def item_snapshots(
@@ -389,8 +391,8 @@ def write_item(
     connection = session.connection()
     if item_id is None:
         values.update(collection_id=collection_id, href=stored.href)
-        return int(connection.execute(_INSERT_ITEM, values).scalar_one())
-    connection.execute(_UPDATE_ITEM, {"item_pk": item_id, **values})
+        return int(_INSERT_ITEM_FAST.execute(connection, values)[0][0])
+    _UPDATE_ITEM_FAST.execute(connection, {"item_pk": item_id, **values})
     loaded = session.identity_map.get(identity_key(DavItem, item_id))
     if loaded is not None:
         session.expire(loaded)
@@ -466,8 +468,8 @@ def delete_item_row(session: Session, item: DavItem) -> None:
 def add_change(
     session: Session, collection_id: int, revision: int, href: str, *, deleted: bool
 ) -> None:
-    session.connection().execute(
-        _INSERT_CHANGE,
+    _INSERT_CHANGE_FAST.execute(
+        session.connection(),
         {"collection_id": collection_id, "revision": revision, "href": href, "deleted": deleted},
     )
 

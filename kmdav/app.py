@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,12 @@ def create_app(settings: Settings) -> Starlette:
         if settings.jobs.run_in_server:
             consumer = EmbeddedConsumer(queue, settings.data_dir / LOCK_FILE_NAME)
             consumer.start()
+        # Everything made so far (modules, the schema, Radicale's
+        # configuration) lives as long as the process: out of the cyclic
+        # collector's sight, a full collection no longer walks it. A
+        # 5,000-card PROPFIND spent 76 of its 260 ms in one such walk.
+        gc.collect()
+        gc.freeze()
         logger.info(
             "kmdav %s started on %s", __version__, (settings.is_sqlite and "SQLite") or "PostgreSQL"
         )

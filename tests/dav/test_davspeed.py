@@ -48,3 +48,55 @@ def test_gzip_level_still_decodes() -> None:
     compressor = davspeed._radicale_zlib.compressobj(wbits=16 + davspeed._radicale_zlib.MAX_WBITS)
     body = b"<multistatus/>" * 100
     assert gzip.decompress(compressor.compress(body) + compressor.flush()) == body
+
+
+# Radicale's registered namespaces, a plain name, and the xml: namespace.
+TAGS = st.sampled_from(
+    [
+        "{DAV:}response",
+        "{DAV:}href",
+        "{urn:ietf:params:xml:ns:caldav}calendar-data",
+        "{urn:ietf:params:xml:ns:carddav}address-data",
+        "{http://calendarserver.org/ns/}getctag",
+        "{http://apple.com/ns/ical/}calendar-color",
+        "plain",
+    ]
+)
+TEXTS = st.one_of(st.none(), st.text(alphabet="ab &<>\"'\r\n\té😀", max_size=6))
+ATTRIBUTES = st.dictionaries(
+    st.sampled_from(["name", "{DAV:}x", "{http://www.w3.org/XML/1998/namespace}lang"]),
+    st.text(alphabet='a &<>"\r\n\t', max_size=4),
+    max_size=2,
+)
+
+
+@st.composite
+def trees(draw: st.DrawFn, depth: int = 3) -> ET.Element:
+    element = ET.Element(draw(TAGS), draw(ATTRIBUTES))
+    element.text = draw(TEXTS)
+    element.tail = draw(TEXTS)
+    if depth:
+        element.extend(draw(st.lists(trees(depth - 1), max_size=3)))
+    return element
+
+
+def _element_tree_text(root: ET.Element) -> str:
+    return ET.tostring(root, encoding="unicode")
+
+
+@given(trees())
+def test_serialize_writes_what_element_tree_writes(root: ET.Element) -> None:
+    assert davspeed.serialize(root) == _element_tree_text(root)
+
+
+def test_unregistered_namespaces_are_left_to_element_tree() -> None:
+    root = _multistatus()
+    ET.SubElement(root[0], "{urn:example:unknown}prop").text = "x"
+    app = SimpleNamespace(
+        _encoding="utf-8",
+        _response_content_on_debug=False,
+        _response_content_on_notice_condition={},
+    )
+    fast = davspeed._xml_response(app, root, {})
+    assert b'xmlns:ns2="urn:example:unknown"' in fast
+    assert fast == davspeed.radicale_xml_response(app, root, {})  # type: ignore[arg-type]

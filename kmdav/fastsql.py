@@ -54,7 +54,7 @@ def _result_processors(columns: Any, dialect: Dialect) -> list[Processor]:
 class _Form:
     """The statement compiled for one dialect, with its value converters."""
 
-    __slots__ = ("binds", "compiled", "defaults", "names", "results", "sql")
+    __slots__ = ("binds", "compiled", "converts", "defaults", "names", "results", "sql")
 
     def __init__(
         self, statement: Any, dialect: Dialect, keys: tuple[str, ...] | None = None
@@ -81,6 +81,7 @@ class _Form:
             else (statement.exported_columns if statement._returning else ())
         )
         self.results = _result_processors(returned, dialect)
+        self.converts = any(self.results)
 
     def parameters(self, params: Mapping[str, Any] | None) -> Any:
         values = self.compiled.construct_params(params or {})
@@ -105,7 +106,7 @@ class _Form:
         )
 
     def rows(self, fetched: list[Any]) -> list[tuple[Any, ...]]:
-        if not any(self.results):
+        if not self.converts:
             return [tuple(raw) for raw in fetched]
         return [self.row(raw) for raw in fetched]
 
@@ -114,34 +115,49 @@ def _cursor(connection: Connection) -> Any:
     return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
-class Prepared:
-    """A SELECT built once at import, run on the driver's cursor."""
+class _Statement:
+    """A statement and its compiled forms, one per dialect (and, for a
+    write, per set of parameter names, as SQLAlchemy compiles it)."""
 
     __slots__ = ("_forms", "statement")
 
-    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+    def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._forms: dict[str, _Form] = {}
+        self._forms: dict[tuple[str, tuple[str, ...] | None], _Form] = {}
 
-    def _form(self, connection: Connection) -> _Form:
+    def _form(self, connection: Connection, keys: tuple[str, ...] | None = None) -> _Form:
         dialect = connection.dialect
-        form = self._forms.get(dialect.name)
+        form = self._forms.get((dialect.name, keys))
         if form is None:
-            form = self._forms[dialect.name] = _Form(self.statement, dialect)
+            form = self._forms[dialect.name, keys] = _Form(self.statement, dialect, keys)
         return form
+
+    @staticmethod
+    def _run(
+        connection: Connection, form: _Form, params: Mapping[str, Any] | None
+    ) -> list[tuple[Any, ...]]:
+        cursor = _cursor(connection)
+        try:
+            cursor.execute(form.sql, form.parameters(params))
+            fetched = cursor.fetchall() if form.results else []
+        finally:
+            cursor.close()
+        return form.rows(fetched)
+
+
+class Prepared(_Statement):
+    """A SELECT built once at import, run on the driver's cursor."""
+
+    __slots__ = ()
+
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        super().__init__(statement)
 
     def rows(
         self, connection: Connection, params: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         """Every row, as plain tuples in the statement's column order."""
-        form = self._form(connection)
-        cursor = _cursor(connection)
-        try:
-            cursor.execute(form.sql, form.parameters(params))
-            fetched = cursor.fetchall()
-        finally:
-            cursor.close()
-        return form.rows(fetched)
+        return self._run(connection, self._form(connection), params)
 
     def first(
         self, connection: Connection, params: Mapping[str, Any] | None = None
@@ -154,32 +170,17 @@ class Prepared:
         return None if found is None else found[0]
 
 
-class PreparedWrite:
+class PreparedWrite(_Statement):
     """An INSERT, UPDATE or DELETE built once at import, run on the driver's cursor."""
 
-    __slots__ = ("_forms", "statement")
+    __slots__ = ()
 
     def __init__(self, statement: Insert | Update | Delete) -> None:
-        self.statement = statement
-        self._forms: dict[tuple[str, tuple[str, ...]], _Form] = {}
-
-    def _form(self, connection: Connection, keys: tuple[str, ...]) -> _Form:
-        dialect = connection.dialect
-        form = self._forms.get((dialect.name, keys))
-        if form is None:
-            form = self._forms[dialect.name, keys] = _Form(self.statement, dialect, keys)
-        return form
+        super().__init__(statement)
 
     def execute(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run once; the RETURNING rows, if the statement has any."""
-        form = self._form(connection, tuple(params))
-        cursor = _cursor(connection)
-        try:
-            cursor.execute(form.sql, form.parameters(params))
-            fetched = cursor.fetchall() if form.results else []
-        finally:
-            cursor.close()
-        return form.rows(fetched)
+        return self._run(connection, self._form(connection, tuple(params)), params)
 
     def execute_many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         """Run once per row of parameters (all with the same names)."""

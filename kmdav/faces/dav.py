@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from kmdav.accounts.ratelimit import LoginThrottle
 from kmdav.db import Database
-from kmdav.faces import davreports, davschedule, davspeed
+from kmdav.faces import davitems, davreports, davschedule, davspeed
 from kmdav.faces.davguard import DavGuard
 from kmdav.faces.wsgibridge import BufferedWSGI
 from kmdav.settings import Settings
@@ -83,6 +83,8 @@ def radicale_configuration(settings: Settings, database: Database) -> Any:
 def dav_routes(settings: Settings, database: Database) -> list[BaseRoute]:
     davreports.install()
     davspeed.install()
+    # Before davschedule: its PROPFIND wrapper goes around this one.
+    davitems.install()
     davschedule.install()
     configuration, throttle = radicale_configuration(settings, database)
     application = davschedule.SchedulingApplication(configuration)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
@@ -150,6 +151,7 @@ def _expand_todo_answer(answer: ET.Element, start: datetime, end: datetime) -> N
 
 
 def extended_report(original: ReportFn) -> ReportFn:
+    @wraps(original)  # keeps the other wrappers' marks: install runs once per app
     def xml_report(
         base_prefix: str, path: str, xml_request: ET.Element | None, *args: Any, **kwargs: Any
     ) -> tuple[int, ET.Element]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
@@ -291,6 +292,7 @@ def _box(response: ET.Element, kind: str, default_calendar: str | None, base_pre
 
 
 def scheduling_propfind_response(original: PropfindFn) -> PropfindFn:
+    @wraps(original)  # keeps the other wrappers' marks: install runs once per app
     def response(
         app: Any,
         base_prefix: str,

@@ -35,6 +35,10 @@ process like :mod:`kmdav.faces.davreports`:
 - ``ApplicationBase._read_xml_request_body``: the tree ``DavGuard`` built
   while checking the body (no DTD, bounded nesting) instead of decoding and
   parsing the same text a second time with defusedxml's pure-Python parser.
+
+``serialize`` also copies ``Written`` elements as they are: the per-item
+responses :mod:`kmdav.faces.davitems` writes as text.  A tree holding them
+that goes to ElementTree after all gets them rebuilt first (``materialize``).
 """
 
 from __future__ import annotations
@@ -75,12 +79,53 @@ radicale_read_xml = radicale_base.ApplicationBase._read_xml_request_body
 def sanitize_path(path: str) -> str:
     """Radicale's ``sanitize_path``: absolute, normalised, no ``.``/``..``
     segments, and a trailing slash kept when the input had one."""
+    if path[:1] == "/" and "//" not in path and "/." not in path:
+        # Already clean: no empty, "." or ".." segment to drop.
+        return path
     trailing = path.endswith("/")
     parts = [p for p in posixpath.normpath(path).split("/") if p and p not in (".", "..")]
     sanitized = "/" + "/".join(parts)
     if trailing and parts:
         sanitized += "/"
     return sanitized
+
+
+class Written(ET.Element):
+    """An element whose XML text is already written.
+
+    ``xml`` is exactly what ElementTree writes for the element ``rebuild()``
+    returns (without a tail), ``namespaces`` the ``{uri: prefix}`` that text
+    uses, for the declarations on the root.
+    """
+
+    __slots__ = ("namespaces", "rebuild", "xml")
+
+    xml: str
+    namespaces: dict[str, str]
+    rebuild: Callable[[], ET.Element]
+
+
+def written(
+    tag: str, xml: str, namespaces: dict[str, str], rebuild: Callable[[], ET.Element]
+) -> Written:
+    element = Written(tag)
+    element.xml = xml
+    element.namespaces = namespaces
+    element.rebuild = rebuild
+    return element
+
+
+def materialize(root: ET.Element) -> ET.Element:
+    """``root`` with every ``Written`` element below it rebuilt as elements
+    (for ElementTree, which knows nothing of them)."""
+    for index, child in enumerate(root):
+        if type(child) is Written:
+            rebuilt = child.rebuild()
+            rebuilt.tail = child.tail
+            root[index] = rebuilt
+        else:
+            materialize(child)
+    return root
 
 
 def _xml_response(self: Any, xml_content: ET.Element, request_info: dict[str, Any]) -> bytes:
@@ -91,12 +136,12 @@ def _xml_response(self: Any, xml_content: ET.Element, request_info: dict[str, An
         or radicale_logger.isEnabledFor(logging.DEBUG)
     ):
         # Radicale may log the answer: let it do so its own way.
-        return radicale_xml_response(self, xml_content, request_info)
+        return radicale_xml_response(self, materialize(xml_content), request_info)
     try:
         body = serialize(xml_content)
     except _Unsupported:
         buffer = io.StringIO()
-        ET.ElementTree(xml_content).write(buffer, encoding="unicode")
+        ET.ElementTree(materialize(xml_content)).write(buffer, encoding="unicode")
         body = buffer.getvalue()
     # What ElementTree writes first for a byte encoding with a declaration.
     return f"<?xml version='1.0' encoding='{encoding}'?>\n{body}".encode()
@@ -109,12 +154,16 @@ class _Unsupported(Exception):
 
 _escape_cdata: Callable[[str], str] = ET._escape_cdata  # type: ignore[attr-defined]
 _escape_attrib: Callable[[str], str] = ET._escape_attrib  # type: ignore[attr-defined]
+#: How ElementTree escapes element text (``&``, ``<``, ``>``).
+escape_text = _escape_cdata
 _namespace_map: dict[str, str] = ET._namespace_map  # type: ignore[attr-defined]
 #: Tag -> (qualified name, namespace URI to declare or None, its prefix).
 _QNAMES: dict[str, tuple[str, str | None, str]] = {}
 
 
-def _qname(tag: Any, used: dict[str, str]) -> str:
+def qualify(tag: Any) -> tuple[str, str | None, str]:
+    """(the name ElementTree writes for ``tag``, the namespace URI it
+    declares for it or None, that namespace's prefix)."""
     if not isinstance(tag, str):
         raise _Unsupported
     found = _QNAMES.get(tag)
@@ -130,6 +179,11 @@ def _qname(tag: Any, used: dict[str, str]) -> str:
             found = (tag, None, "")
         if len(_QNAMES) < TAG_CACHE:
             _QNAMES[tag] = found
+    return found
+
+
+def _qname(tag: Any, used: dict[str, str]) -> str:
+    found = qualify(tag)
     if found[1] is not None:
         used[found[1]] = found[2]
     return found[0]
@@ -157,6 +211,12 @@ def serialize(root: ET.Element) -> str:
         return "".join(written)
 
     def emit(element: ET.Element) -> None:
+        if type(element) is Written:
+            out.append(element.xml)
+            used.update(element.namespaces)
+            if element.tail:
+                out.append(_escape_cdata(element.tail))
+            return
         name = _qname(element.tag, used)
         text = element.text
         if text or len(element):
@@ -216,6 +276,24 @@ def _read_xml_request_body(
     return tree  # type: ignore[no-any-return]
 
 
+class _ElementTreeForRadicale(types.ModuleType):
+    """``xml.etree.ElementTree`` as Radicale's ``xmlutils`` sees it, with
+    ``tostring`` to text through ``serialize``.  Radicale pretty-prints every
+    XML request into its log line that way (``pretty_xml``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ET, name)
+
+    @staticmethod
+    def tostring(element: ET.Element, encoding: str | None = None, **options: Any) -> Any:
+        if encoding == "unicode" and not options:
+            try:
+                return serialize(element)
+            except _Unsupported:
+                pass
+        return ET.tostring(element, encoding, **options)
+
+
 def _compressobj(level: int = GZIP_LEVEL, *args: Any, **kwargs: Any) -> Any:
     return zlib.compressobj(level, *args, **kwargs)
 
@@ -237,3 +315,4 @@ def install() -> None:
     radicale_base.ApplicationBase._read_xml_request_body = _read_xml_request_body  # type: ignore[method-assign,assignment]
     radicale_item.Item.prepare = _prepare  # type: ignore[method-assign]
     radicale.app.zlib = _radicale_zlib  # type: ignore[attr-defined,assignment]
+    xmlutils.ET = _ElementTreeForRadicale(ET.__name__)  # type: ignore[attr-defined]

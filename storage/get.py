@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager as ContextManager
+from datetime import datetime
 from email.utils import format_datetime
 from typing import Any, cast
 
@@ -34,6 +35,21 @@ class Item(radicale_item.Item):
     to an incoming PUT.
     """
 
+    #: When the item was stored, formatted as an HTTP date on first use: a
+    #: listing of 10,000 cards rarely asks for ``getlastmodified``.
+    _modified_at: datetime | None = None
+    _last_modified: str | None = None
+
+    @property
+    def last_modified(self) -> str | None:
+        if self._last_modified is None and self._modified_at is not None:
+            self._last_modified = format_datetime(self._modified_at, usegmt=True)
+        return self._last_modified
+
+    @last_modified.setter
+    def last_modified(self, value: str | None) -> None:
+        self._last_modified = value
+
     def serialize(self) -> str:
         if self._text is None:
             loader = getattr(self.collection, "load_body", None)
@@ -51,10 +67,6 @@ class Item(radicale_item.Item):
             except Exception as exc:
                 raise RuntimeError(f"cannot parse item {self.href!r}: {exc}") from exc
         return self._vobject_item
-
-
-def http_date(stored: StoredItem | CollectionRow) -> str:
-    return format_datetime(stored.modified_at, usegmt=True)
 
 
 def _inside(item: Item, start: int, end: int) -> bool:
@@ -77,7 +89,6 @@ class CollectionGetMixin:
         item = Item(
             collection=cast("radicale_storage.BaseCollection", self),
             href=stored.href,
-            last_modified=http_date(stored),
             text=stored.text if stored.text is not None else "",
             etag=stored.etag,
             uid=stored.uid,
@@ -86,6 +97,7 @@ class CollectionGetMixin:
             time_range=(stored.dtstart, stored.dtend),
         )
         item._text = stored.text  # None: read on first serialize()
+        item._modified_at = stored.modified_at
         return item
 
     def get(self, href: str) -> Item | None:

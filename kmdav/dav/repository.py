@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
@@ -21,7 +22,7 @@ from kmdav.fastsql import Prepared, PreparedWrite
 from kmdav.models import DavChange, DavCollection, DavItem, utcnow
 
 #: Item hrefs per SQL ``IN`` list: well under SQLite's variable limit.
-IN_CHUNK = 500
+IN_CHUNK = 512
 
 
 # Statements that run on every DAV request are built once, here, with bound
@@ -236,9 +237,22 @@ def _item_query(collection_id: Any, with_body: bool) -> Any:
     return select(*columns).where(DavItem.collection_id == collection_id)
 
 
-_ITEMS_AT = _item_query(bindparam("cid"), True).where(
-    DavItem.href.in_(bindparam("hrefs", expanding=True))
-)
+@cache
+def _items_at(size: int) -> Prepared:
+    """The items at ``size`` hrefs, one parameter each (``h0``, ``h1``, ...):
+    a multigets' lookup on the driver's cursor.  Sizes are powers of two up
+    to ``IN_CHUNK``; a shorter list repeats its last href, which changes
+    nothing in an ``IN``."""
+    hrefs: list[Any] = [bindparam(f"h{index}") for index in range(size)]
+    return Prepared(_item_query(bindparam("cid"), True).where(DavItem.href.in_(hrefs)))
+
+
+def _href_parameters(hrefs: list[str]) -> tuple[int, dict[str, str]]:
+    size = 1 << (len(hrefs) - 1).bit_length()
+    padded = hrefs + [hrefs[-1]] * (size - len(hrefs))
+    return size, {f"h{index}": href for index, href in enumerate(padded)}
+
+
 _ITEM_AT = _item_query(bindparam("cid"), True).where(DavItem.href == bindparam("href"))
 _BODIES_AT = select(DavItem.href, DavItem.body).where(
     DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("hrefs", expanding=True))
@@ -281,8 +295,8 @@ def item_snapshots_at(
         return _built(_ITEM_AT_FAST.rows(connection, {"cid": collection_id, "href": wanted[0]}))
     found: list[StoredItem] = []
     for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        found.extend(_built(connection.execute(_ITEMS_AT, {"cid": collection_id, "hrefs": chunk})))
+        size, params = _href_parameters(wanted[start : start + IN_CHUNK])
+        found.extend(_built(_items_at(size).rows(connection, {"cid": collection_id, **params})))
     return found
 
 

@@ -54,7 +54,16 @@ def _result_processors(columns: Any, dialect: Dialect) -> list[Processor]:
 class _Form:
     """The statement compiled for one dialect, with its value converters."""
 
-    __slots__ = ("binds", "compiled", "converts", "defaults", "names", "results", "sql")
+    __slots__ = (
+        "binds",
+        "compiled",
+        "converted",
+        "converts",
+        "defaults",
+        "names",
+        "results",
+        "sql",
+    )
 
     def __init__(
         self, statement: Any, dialect: Dialect, keys: tuple[str, ...] | None = None
@@ -81,7 +90,9 @@ class _Form:
             else (statement.exported_columns if statement._returning else ())
         )
         self.results = _result_processors(returned, dialect)
-        self.converts = any(self.results)
+        #: (position, processor) of the columns whose values are converted.
+        self.converted = [(index, p) for index, p in enumerate(self.results) if p is not None]
+        self.converts = bool(self.converted)
 
     def parameters(self, params: Mapping[str, Any] | None) -> Any:
         values = self.compiled.construct_params(params or {})
@@ -100,10 +111,12 @@ class _Form:
         return values
 
     def row(self, raw: Any) -> tuple[Any, ...]:
-        return tuple(
-            value if processor is None or value is None else processor(value)
-            for value, processor in zip(raw, self.results, strict=True)
-        )
+        values = list(raw)
+        for index, processor in self.converted:
+            value = values[index]
+            if value is not None:
+                values[index] = processor(value)
+        return tuple(values)
 
     def rows(self, fetched: list[Any]) -> list[tuple[Any, ...]]:
         if not self.converts:

@@ -13,7 +13,9 @@ item's response as text once, into a :class:`davspeed.Written` element that
   clients and the benchmark list a collection);
 - ``addressbook-multiget`` and ``calendar-multiget`` for nothing but
   ``getetag``, ``getcontenttype`` and the address or calendar data, with no
-  filter, no expansion and no share (how they fetch what changed).
+  filter, no expansion and no share (how they fetch what changed);
+- ``sync-collection`` for nothing but ``getetag`` and ``getcontenttype``,
+  without ``DAV:limit`` (a client's full or incremental sync).
 
 Everything else, including every collection, goes Radicale's way.  The text
 is what ElementTree writes for the tree Radicale builds for the same item;
@@ -53,6 +55,9 @@ ADDRESS_DATA = CR + "address-data"
 PROPFIND_PROPS = frozenset({GETETAG, GETCONTENTTYPE, GETLASTMODIFIED, RESOURCETYPE})
 #: Properties a multiget may ask for and still be written here.
 MULTIGET_PROPS = frozenset({GETETAG, GETCONTENTTYPE, CALENDAR_DATA, ADDRESS_DATA})
+#: Properties a sync-collection report may ask for and still be written here.
+SYNC_PROPS = frozenset({GETETAG, GETCONTENTTYPE})
+SYNC_COLLECTION = D + "sync-collection"
 #: The multiget report for each kind of collection.
 MULTIGETS = {C + "calendar-multiget": "VCALENDAR", CR + "addressbook-multiget": "VADDRESSBOOK"}
 _OK = xmlutils.make_response(200)
@@ -164,6 +169,20 @@ def href_path(text: str) -> str:
     return urlparse(text).path
 
 
+def _sync_hrefs(root: ET.Element, collection: Any, multistatus: ET.Element) -> list[str] | None:
+    """The paths of what changed since the request's token, with the new
+    token added to ``multistatus`` as Radicale adds it; None for a token
+    the collection refuses (Radicale answers and logs that itself)."""
+    element = root.find(D + "sync-token")
+    old = element.text.strip() if element is not None and element.text else ""
+    try:
+        token, names = collection.sync(old)
+    except ValueError:
+        return None
+    ET.SubElement(multistatus, D + "sync-token").text = token
+    return [pathutils.unstrip_path(posixpath.join(collection.path, name)) for name in names]
+
+
 def _multiget_hrefs(base_prefix: str, root: ET.Element) -> set[str] | None:
     """The request's hrefs as Radicale reads them, or None when one of them
     needs Radicale's own handling (no text, outside the DAV prefix)."""
@@ -178,7 +197,34 @@ def _multiget_hrefs(base_prefix: str, root: ET.Element) -> set[str] | None:
     return hrefs
 
 
-def _written_multiget(
+def _report_tags(root: ET.Element | None, collection: Any) -> list[str] | None:
+    """The properties a multiget or sync-collection asks for, when its
+    items can be written here; else None."""
+    if root is None:
+        return None
+    if root.tag == SYNC_COLLECTION:
+        if collection.tag not in ("VADDRESSBOOK", "VCALENDAR"):
+            return None
+        allowed = SYNC_PROPS
+    elif MULTIGETS.get(root.tag) == collection.tag:
+        allowed = MULTIGET_PROPS
+    else:
+        return None
+    prop = root.find(D + "prop")
+    tags = [element.tag for element in prop] if prop is not None else []
+    if (
+        not tags
+        or not allowed.issuperset(tags)
+        or root.find(D + "limit") is not None  # davreports' wrapper and Radicale's path
+        or root.find(C + "filter") is not None
+        or root.find(CR + "filter") is not None
+        or root.find(".//" + C + "expand") is not None
+    ):
+        return None
+    return tags
+
+
+def _written_report(
     base_prefix: str,
     path: str,
     root: ET.Element | None,
@@ -187,33 +233,43 @@ def _written_multiget(
     unlock_storage_fn: Callable[[], None],
     max_occurrence: int,
 ) -> tuple[int, ET.Element] | None:
-    """A multiget answered with written responses, or None for Radicale."""
-    if root is None or MULTIGETS.get(root.tag) != collection.tag:
-        return None
-    prop = root.find(D + "prop")
-    if prop is None or not len(prop):
-        return None
-    tags = [element.tag for element in prop]
-    if (
-        not MULTIGET_PROPS.issuperset(tags)
-        or root.find(C + "filter") is not None
-        or root.find(CR + "filter") is not None
-        or root.find(".//" + C + "expand") is not None
-    ):
-        return None
-    hrefs = _multiget_hrefs(base_prefix, root)
-    if hrefs is None:
+    """A multiget or sync-collection answered with written responses, or
+    None for Radicale."""
+    tags = _report_tags(root, collection)
+    if root is None or tags is None:
         return None
     multistatus = ET.Element(D + "multistatus")
-    # Radicale's resolution of the hrefs: 404 responses for missing and
-    # invalid ones go into the multistatus first, in Radicale's order.
+    hrefs: Iterable[str] | None
+    if root.tag == SYNC_COLLECTION:
+        hrefs = _sync_hrefs(root, collection, multistatus)
+    else:
+        hrefs = _multiget_hrefs(base_prefix, root)
+    if hrefs is None:
+        return None
+    # Radicale's resolution of the hrefs: 404 responses for missing,
+    # deleted and invalid ones go into the multistatus first, in its order.
     retrieved = list(
         radicale_report.retrieve_items(base_prefix, path, collection, hrefs, [], multistatus, None)
     )
     unlock_storage_fn()
+    items = [item for item, _matched in retrieved]
+    _append_items(multistatus, items, tags, base_prefix, encoding, max_occurrence)
+    return client.MULTI_STATUS, multistatus
+
+
+def _append_items(
+    multistatus: ET.Element,
+    items: list[Any],
+    tags: list[str],
+    base_prefix: str,
+    encoding: str,
+    max_occurrence: int,
+) -> None:
+    """A written response per item, with the values Radicale's REPORT
+    builder gives ``tags``."""
     shape = _shape(tuple(tags))
     vevents = 0
-    for item, _matched in retrieved:
+    for item in items:
         found: list[str | None] = []
         for tag in tags:
             if tag == GETCONTENTTYPE:
@@ -236,7 +292,6 @@ def _written_multiget(
         multistatus.append(
             davspeed.written(D + "response", shape.xml(href, found), shape.namespaces, rebuild)
         )
-    return client.MULTI_STATUS, multistatus
 
 
 def _rebuild_item(href: str, found: list[tuple[str, str | None]]) -> ET.Element:
@@ -252,7 +307,8 @@ def _rebuild_item(href: str, found: list[tuple[str, str | None]]) -> ET.Element:
 
 
 def written_report(original: ReportFn) -> ReportFn:
-    """Radicale's REPORT builder, writing the items of a plain multiget as text."""
+    """Radicale's REPORT builder, writing the items of a plain multiget or
+    sync-collection as text."""
 
     @wraps(original)
     def xml_report(
@@ -269,7 +325,7 @@ def written_report(original: ReportFn) -> ReportFn:
         share = args[3] if len(args) > 3 else kwargs.get("share")
         head = (base_prefix, path, xml_request, collection, encoding, unlock_storage_fn)
         if share is None:
-            answer = _written_multiget(*head, max_occurrence)
+            answer = _written_report(*head, max_occurrence)
             if answer is not None:
                 return answer
         return original(*head, *args, **kwargs)

@@ -122,7 +122,7 @@ def both_ways(dav: Radicale, *request: Any) -> tuple[tuple[str, bytes], tuple[st
     written = dav(*request)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(davitems, "PROPFIND_PROPS", frozenset())
-        patch.setattr(davitems, "_written_multiget", lambda *args: None)
+        patch.setattr(davitems, "_written_report", lambda *args: None)
         radicales = dav(*request)
     return written, radicales
 
@@ -242,7 +242,7 @@ def test_a_multiget_is_written(dav: Radicale) -> None:
     hrefs = [quote(f"/dav{BOOK}{name}") for name in CARDS] + [f"/dav{BOOK}missing.vcf"]
     body = _multiget("addressbook-multiget", ["D:getetag", "CR:address-data"], hrefs)
     calls = []
-    original = davitems._written_multiget
+    original = davitems._written_report
 
     def spy(*args: Any) -> Any:
         answer = original(*args)
@@ -250,7 +250,7 @@ def test_a_multiget_is_written(dav: Radicale) -> None:
         return answer
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(davitems, "_written_multiget", spy)
+        patch.setattr(davitems, "_written_report", spy)
         status, answer = dav("REPORT", BOOK, body, {"Depth": "0"})
     assert status.startswith("207")
     assert len(calls) == 1
@@ -262,6 +262,83 @@ def test_a_multiget_is_written(dav: Radicale) -> None:
     )
     statuses = [element.text for element in root.iter("{DAV:}status")]
     assert statuses.count("HTTP/1.1 404 Not Found") == 1
+
+
+def _sync(token: str | None, props: list[str], limit: int | None = None) -> str:
+    listed = "".join(f"<{prop}/>" for prop in props)
+    token_xml = "" if token is None else f"<D:sync-token>{token}</D:sync-token>"
+    limit_xml = f"<D:limit><D:nresults>{limit}</D:nresults></D:limit>" if limit else ""
+    return (
+        '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:">'
+        f"{token_xml}<D:sync-level>1</D:sync-level>{limit_xml}"
+        f"<D:prop>{listed}</D:prop></D:sync-collection>"
+    )
+
+
+def _token(answer: bytes) -> str:
+    return ET.fromstring(answer).findtext("{DAV:}sync-token") or ""
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from([BOOK, CALENDAR]),
+    st.sampled_from([None, "", "bogus", "http://radicale.org/ns/sync/0"]),
+    st.lists(st.sampled_from(["D:getetag", "D:getcontenttype", "D:getlastmodified"]), max_size=3),
+    st.sampled_from([None, 1]),
+)
+def test_sync_collection_answers_are_radicale_s(
+    dav: Radicale, path: str, token: str | None, props: list[str], limit: int | None
+) -> None:
+    written, radicales = both_ways(
+        dav, "REPORT", path, _sync(token, props, limit), {"Depth": "1", "Content-Type": "text/xml"}
+    )
+    assert written == radicales
+
+
+def test_incremental_sync_with_changes_and_deletions(dav: Radicale) -> None:
+    """Changed items are written; deleted ones come back as 404, as Radicale
+    reports them."""
+    book = "/alice/changes/"
+    mkcol = (
+        '<?xml version="1.0"?><D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">'
+        "<D:set><D:prop><D:resourcetype><D:collection/><C:addressbook/></D:resourcetype>"
+        "</D:prop></D:set></D:mkcol>"
+    )
+    assert dav("MKCOL", book, mkcol)[0].startswith("201")
+    for index in range(3):
+        assert (
+            dav("PUT", f"{book}c{index}.vcf", _card(f"x{index}", f"Card {index}"))[0][:3] == "201"
+        )
+    props = ["D:getetag", "D:getcontenttype"]
+    status, answer = dav("REPORT", book, _sync("", props), {"Depth": "1"})
+    assert status.startswith("207")
+    token = _token(answer)
+    assert dav("PUT", f"{book}c0.vcf", _card("x0", "Renamed & <new>"))[0][:3] == "204"
+    assert dav("DELETE", f"{book}c1.vcf")[0][:3] == "200"
+    assert dav("PUT", f"{book}c3.vcf", _card("x3", "Card 3"))[0][:3] == "201"
+    calls = []
+    original = davitems._written_report
+
+    def spy(*args: Any) -> Any:
+        calls.append(original(*args))
+        return calls[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(davitems, "_written_report", spy)
+        written = dav("REPORT", book, _sync(token, props), {"Depth": "1"})
+    assert len(calls) == 1
+    assert calls[0] is not None
+    assert written == both_ways(dav, "REPORT", book, _sync(token, props), {"Depth": "1"})[1]
+    root = ET.fromstring(written[1])
+    statuses = {
+        element.findtext("{DAV:}href"): element.findtext(".//{DAV:}status")
+        for element in root.findall("{DAV:}response")
+    }
+    assert statuses == {
+        "/dav/alice/changes/c0.vcf": "HTTP/1.1 200 OK",
+        "/dav/alice/changes/c1.vcf": "HTTP/1.1 404 Not Found",
+        "/dav/alice/changes/c3.vcf": "HTTP/1.1 200 OK",
+    }
 
 
 def test_too_many_events_are_refused_both_ways(

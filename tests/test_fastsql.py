@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from kmdav.fastsql import Prepared, PreparedWrite
+from kmdav.fastsql import IN_LIST_MAX, Prepared, PreparedIn, PreparedWrite
 from kmdav.models import Contact, ContactPhone, DavCollection, DavItem, User, UserModule
 
 
@@ -88,6 +88,43 @@ def test_expanding_parameters_are_refused(session: Session) -> None:
     statement = select(DavItem.href).where(DavItem.href.in_(bindparam("hrefs", expanding=True)))
     with pytest.raises(ValueError, match="expanding"):
         Prepared(statement).rows(session.connection(), {"hrefs": ["a"]})
+
+
+def test_in_lists_of_any_length_read_what_sqlalchemy_reads(session: Session) -> None:
+    collection = _collection(session, "fs/in", {})
+    item = {"collection_id": collection.id, "etag": '"e"', "body": "B", "component": "VCARD"}
+    item |= {"dtstart": 0, "dtend": 1, "revision": 1}
+    count = IN_LIST_MAX + 20
+    session.execute(
+        insert(DavItem),
+        [{**item, "href": f"{index}.vcf", "uid": f"u{index}"} for index in range(count)],
+    )
+    connection = session.connection()
+    by_href = PreparedIn(
+        lambda hrefs: select(DavItem.href, DavItem.uid).where(
+            DavItem.collection_id == bindparam("cid"), DavItem.href.in_(hrefs)
+        )
+    )
+    expanding = select(DavItem.href, DavItem.uid).where(
+        DavItem.collection_id == bindparam("cid"),
+        DavItem.href.in_(bindparam("hrefs", expanding=True)),
+    )
+    # Empty, one, a padded size, a repeat, a missing href, and more than
+    # one chunk (the rest of the second chunk padded too).
+    for wanted in (
+        [],
+        ["3.vcf"],
+        ["1.vcf", "2.vcf", "3.vcf"],
+        ["5.vcf", "5.vcf", "none.vcf"],
+        [f"{index}.vcf" for index in range(count)],
+    ):
+        found = by_href.rows(connection, {"cid": collection.id}, wanted)
+        expected = connection.execute(expanding, {"cid": collection.id, "hrefs": wanted})
+        assert sorted(found) == sorted(tuple(row) for row in expected)
+    assert (
+        len(by_href.rows(connection, {"cid": collection.id}, [f"{i}.vcf" for i in range(count)]))
+        == count
+    )
 
 
 def test_writes_fill_defaults_and_return_rows(session: Session) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
@@ -18,11 +17,11 @@ from sqlalchemy.orm.util import identity_key
 
 from kmdav.dav.items import CollectionRef, StoredItem
 from kmdav.errors import NotFoundError
-from kmdav.fastsql import Prepared, PreparedWrite
+from kmdav.fastsql import IN_LIST_MAX, Prepared, PreparedIn, PreparedWrite
 from kmdav.models import DavChange, DavCollection, DavItem, utcnow
 
 #: Item hrefs per SQL ``IN`` list: well under SQLite's variable limit.
-IN_CHUNK = 512
+IN_CHUNK = IN_LIST_MAX
 
 
 # Statements that run on every DAV request are built once, here, with bound
@@ -237,25 +236,14 @@ def _item_query(collection_id: Any, with_body: bool) -> Any:
     return select(*columns).where(DavItem.collection_id == collection_id)
 
 
-@cache
-def _items_at(size: int) -> Prepared:
-    """The items at ``size`` hrefs, one parameter each (``h0``, ``h1``, ...):
-    a multigets' lookup on the driver's cursor.  Sizes are powers of two up
-    to ``IN_CHUNK``; a shorter list repeats its last href, which changes
-    nothing in an ``IN``."""
-    hrefs: list[Any] = [bindparam(f"h{index}") for index in range(size)]
-    return Prepared(_item_query(bindparam("cid"), True).where(DavItem.href.in_(hrefs)))
-
-
-def _href_parameters(hrefs: list[str]) -> tuple[int, dict[str, str]]:
-    size = 1 << (len(hrefs) - 1).bit_length()
-    padded = hrefs + [hrefs[-1]] * (size - len(hrefs))
-    return size, {f"h{index}": href for index, href in enumerate(padded)}
-
-
+_ITEMS_AT = PreparedIn(
+    lambda hrefs: _item_query(bindparam("cid"), True).where(DavItem.href.in_(hrefs))
+)
 _ITEM_AT = _item_query(bindparam("cid"), True).where(DavItem.href == bindparam("href"))
-_BODIES_AT = select(DavItem.href, DavItem.body).where(
-    DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("hrefs", expanding=True))
+_BODIES_AT = PreparedIn(
+    lambda hrefs: select(DavItem.href, DavItem.body).where(
+        DavItem.collection_id == bindparam("cid"), DavItem.href.in_(hrefs)
+    )
 )
 _BODY_AT = select(DavItem.body).where(
     DavItem.collection_id == bindparam("cid"), DavItem.href == bindparam("href")
@@ -263,7 +251,6 @@ _BODY_AT = select(DavItem.body).where(
 _HREF_OF_UID = select(DavItem.href).where(
     DavItem.collection_id == bindparam("cid"), DavItem.uid == bindparam("uid")
 )
-_ITEM_AT_FAST = Prepared(_ITEM_AT)
 _BODY_AT_FAST = Prepared(_BODY_AT)
 _HREF_OF_UID_FAST = Prepared(_HREF_OF_UID)
 _AT_HREF_OR_UID = select(DavItem.id, *_HEAD).where(
@@ -290,14 +277,7 @@ def item_snapshots_at(
     session: Session, collection_id: int, hrefs: Iterable[str]
 ) -> list[StoredItem]:
     wanted = list(dict.fromkeys(hrefs))
-    connection = session.connection()
-    if len(wanted) == 1:
-        return _built(_ITEM_AT_FAST.rows(connection, {"cid": collection_id, "href": wanted[0]}))
-    found: list[StoredItem] = []
-    for start in range(0, len(wanted), IN_CHUNK):
-        size, params = _href_parameters(wanted[start : start + IN_CHUNK])
-        found.extend(_built(_items_at(size).rows(connection, {"cid": collection_id, **params})))
-    return found
+    return _built(_ITEMS_AT.rows(session.connection(), {"cid": collection_id}, wanted))
 
 
 def item_snapshots_in_range(
@@ -310,8 +290,10 @@ def item_snapshots_in_range(
     return _snapshots(session, query.order_by(DavItem.href), True)
 
 
-_TIME_RANGES_AT = select(DavItem.href, DavItem.etag, DavItem.time_ranges).where(
-    DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("hrefs", expanding=True))
+_TIME_RANGES_AT = PreparedIn(
+    lambda hrefs: select(DavItem.href, DavItem.etag, DavItem.time_ranges).where(
+        DavItem.collection_id == bindparam("cid"), DavItem.href.in_(hrefs)
+    )
 )
 
 
@@ -321,15 +303,8 @@ def item_time_ranges(
     """(ETag, stored time-range record) of the items at ``hrefs``; read only
     for the records a process does not hold yet (a long series' record is
     tens of KB)."""
-    found: dict[str, tuple[str, bytes | None]] = {}
-    connection = session.connection()
-    for start in range(0, len(hrefs), IN_CHUNK):
-        params = {"cid": collection_id, "hrefs": list(hrefs[start : start + IN_CHUNK])}
-        found.update(
-            (href, (etag, ranges))
-            for href, etag, ranges in connection.execute(_TIME_RANGES_AT, params)
-        )
-    return found
+    rows = _TIME_RANGES_AT.rows(session.connection(), {"cid": collection_id}, hrefs)
+    return {href: (etag, ranges) for href, etag, ranges in rows}
 
 
 def get_item(session: Session, collection_id: int, href: str) -> DavItem | None:
@@ -350,14 +325,8 @@ def items_at_href_or_uid(
 
 
 def item_bodies(session: Session, collection_id: int, hrefs: Iterable[str]) -> dict[str, str]:
-    wanted = list(hrefs)
-    bodies: dict[str, str] = {}
-    connection = session.connection()
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        rows = connection.execute(_BODIES_AT, {"cid": collection_id, "hrefs": chunk})
-        bodies.update((href, body) for href, body in rows)
-    return bodies
+    rows = _BODIES_AT.rows(session.connection(), {"cid": collection_id}, list(hrefs))
+    return dict(rows)
 
 
 def item_body(session: Session, collection_id: int, href: str) -> str | None:
@@ -417,11 +386,15 @@ _INSERT_ITEMS = insert(DavItem)
 _IDS_AT = select(DavItem.href, DavItem.id).where(
     DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("hrefs", expanding=True))
 )
-_HREFS_TAKEN = select(DavItem.href, DavItem.uid).where(
-    DavItem.collection_id == bindparam("cid"), DavItem.href.in_(bindparam("keys", expanding=True))
+_HREFS_TAKEN = PreparedIn(
+    lambda keys: select(DavItem.href, DavItem.uid).where(
+        DavItem.collection_id == bindparam("cid"), DavItem.href.in_(keys)
+    )
 )
-_UIDS_TAKEN = select(DavItem.href, DavItem.uid).where(
-    DavItem.collection_id == bindparam("cid"), DavItem.uid.in_(bindparam("keys", expanding=True))
+_UIDS_TAKEN = PreparedIn(
+    lambda keys: select(DavItem.href, DavItem.uid).where(
+        DavItem.collection_id == bindparam("cid"), DavItem.uid.in_(keys)
+    )
 )
 
 
@@ -433,13 +406,10 @@ def taken_hrefs_or_uids(
     Two queries, each on its unique index: with ``href IN ... OR uid IN ...``
     SQLite reads every item of the collection.
     """
-    found: list[tuple[str, str]] = []
     connection = session.connection()
-    for query, keys in ((_HREFS_TAKEN, hrefs), (_UIDS_TAKEN, uids)):
-        for start in range(0, len(keys), IN_CHUNK):
-            params = {"cid": collection_id, "keys": list(keys[start : start + IN_CHUNK])}
-            found.extend((href, uid) for href, uid in connection.execute(query, params))
-    return found
+    params = {"cid": collection_id}
+    rows = _HREFS_TAKEN.rows(connection, params, hrefs) + _UIDS_TAKEN.rows(connection, params, uids)
+    return [(href, uid) for href, uid in rows]
 
 
 def insert_items(

@@ -288,19 +288,19 @@ def _append_items(
             if max_occurrence and vevents > max_occurrence:
                 raise ValueError(f"REPORT occurrences limit of {max_occurrence} hit")
         href = _item_href(base_prefix, item)
-        rebuild = partial(_rebuild_item, href, list(zip(tags, found, strict=True)))
+        rebuild = partial(_rebuild_item, href, tags, found)
         multistatus.append(
             davspeed.written(D + "response", shape.xml(href, found), shape.namespaces, rebuild)
         )
 
 
-def _rebuild_item(href: str, found: list[tuple[str, str | None]]) -> ET.Element:
+def _rebuild_item(href: str, tags: list[str], found: list[str | None]) -> ET.Element:
     """The tree Radicale's ``xml_item_response`` builds for a found item."""
     response = ET.Element(D + "response")
     ET.SubElement(response, D + "href").text = href
     propstat = ET.SubElement(response, D + "propstat")
     prop = ET.SubElement(propstat, D + "prop")
-    for tag, text in found:
+    for tag, text in zip(tags, found, strict=True):
         ET.SubElement(prop, tag).text = text
     ET.SubElement(propstat, D + "status").text = _OK
     return response

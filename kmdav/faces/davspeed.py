@@ -34,7 +34,13 @@ process like :mod:`kmdav.faces.davreports`:
   the size check and an ETag the storage replaces with its own;
 - ``ApplicationBase._read_xml_request_body``: the tree ``DavGuard`` built
   while checking the body (no DTD, bounded nesting) instead of decoding and
-  parsing the same text a second time with defusedxml's pure-Python parser.
+  parsing the same text a second time with defusedxml's pure-Python parser;
+- vobject's ``getLogicalLines`` in the mode Radicale parses every PUT with
+  (``allowQP=True``, quoted-printable vCard 2.1 continuations): vobject
+  copies the whole logical line after each physical line it appends, which
+  is quadratic in the folds of one property.  A card with a 5 MB photo
+  (70,000 folded lines) took 11.5 s to parse, holding the PUT that long;
+  ``logical_lines`` yields the same lines and numbers in 0.05 s.
 
 ``serialize`` also copies ``Written`` elements as they are: the per-item
 responses :mod:`kmdav.faces.davitems` writes as text.  A tree holding them
@@ -49,11 +55,12 @@ import posixpath
 import types
 import xml.etree.ElementTree as ET
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
 import radicale.app
+import vobject.base
 from radicale import item as radicale_item
 from radicale import pathutils, xmlutils
 from radicale.app import base as radicale_base
@@ -74,6 +81,7 @@ radicale_sanitize_path = pathutils.sanitize_path
 radicale_xml_response = radicale_base.ApplicationBase._xml_response
 radicale_item_prepare = radicale_item.Item.prepare
 radicale_read_xml = radicale_base.ApplicationBase._read_xml_request_body
+vobject_logical_lines = vobject.base.getLogicalLines
 
 
 def sanitize_path(path: str) -> str:
@@ -276,6 +284,60 @@ def _read_xml_request_body(
     return tree  # type: ignore[no-any-return]
 
 
+_QP_MARK = "quoted-printable"
+
+
+def logical_lines(fp: Any, allowQP: bool = True) -> Iterator[tuple[str, int]]:
+    """vobject's ``getLogicalLines`` without its quadratic step: the same
+    (logical line, number of its first physical line) pairs, vobject's
+    quirks included (the first line is numbered 0; a blank line resets the
+    start).  A line whose text so far mentions quoted-printable (in any
+    case, also across folds) and ends with ``=`` continues on the next
+    physical line after a newline, whatever that line starts with.  Only
+    the mark is searched for incrementally, in the new piece and the
+    characters before it; the logical line is joined once, when yielded.
+    """
+    if not allowQP:  # vobject's other mode is a linear regex scan already
+        yield from vobject_logical_lines(fp, allowQP)
+        return
+    parts: list[str] = []
+    tail = ""  # the last characters of the logical line, for a mark split by a fold
+    marked = quoted = False
+    number = start = 0
+    while True:
+        line = fp.readline()
+        if line == "":
+            break
+        line = line.rstrip("\r\n")
+        number += 1
+        if line.rstrip() == "":
+            if parts:
+                yield "".join(parts), start
+            start = number
+            parts, tail, marked, quoted = [], "", False, False
+            continue
+        if quoted:
+            piece = "\n" + line
+        elif line[0] in " \t":
+            piece = line[1:]
+        else:
+            if parts:
+                yield "".join(parts), start
+                start = number
+            parts, tail, marked = [], "", False
+            piece = line
+        parts.append(piece)
+        if not marked:
+            # ``lower`` maps character by character, so a match in the
+            # lowered line spans at most len(_QP_MARK) original characters.
+            window = tail + piece
+            marked = _QP_MARK in window.lower()
+            tail = window[-len(_QP_MARK) :]
+        quoted = marked and piece[-1] == "="
+    if parts:
+        yield "".join(parts), start
+
+
 class _ElementTreeForRadicale(types.ModuleType):
     """``xml.etree.ElementTree`` as Radicale's ``xmlutils`` sees it, with
     ``tostring`` to text through ``serialize``.  Radicale pretty-prints every
@@ -316,3 +378,4 @@ def install() -> None:
     radicale_item.Item.prepare = _prepare  # type: ignore[method-assign]
     radicale.app.zlib = _radicale_zlib  # type: ignore[attr-defined,assignment]
     xmlutils.ET = _ElementTreeForRadicale(ET.__name__)  # type: ignore[attr-defined]
+    vobject.base.getLogicalLines = logical_lines

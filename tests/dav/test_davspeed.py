@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import io
 import xml.etree.ElementTree as ET
 from types import SimpleNamespace
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kmdav.faces import davspeed
@@ -100,3 +101,57 @@ def test_unregistered_namespaces_are_left_to_element_tree() -> None:
     fast = davspeed._xml_response(app, root, {})
     assert b'xmlns:ns2="urn:example:unknown"' in fast
     assert fast == davspeed.radicale_xml_response(app, root, {})  # type: ignore[arg-type]
+
+
+# Pieces that exercise every branch of vobject's line joining: folds with a
+# space or a tab, blank and whitespace-only lines, CR/LF endings in any mix,
+# a quoted-printable mark in any case (also split by a fold) with and without
+# a trailing "=", and characters whose lower case is longer (U+0130) or ASCII
+# (U+212A, the Kelvin sign).
+_LINE_PIECES = st.sampled_from(
+    [
+        "BEGIN:VCARD",
+        "N:Doe;Jane",
+        "NOTE;ENCODING=QUOTED-PRINTABLE:a=3Db=",
+        "NOTE;encoding=quoted-printable:",
+        "X;E=QUOTED-PRI",
+        "NTABLE:x=",
+        "quoted-printable",
+        "=",
+        "==",
+        " ",
+        "\t",
+        " x",
+        "\tfolded=",
+        " NTABLE=",
+        "",
+        "\r",
+        "\u0130\u212a\u00e9",
+        "END:VCARD",
+    ]
+)
+
+
+@given(
+    st.lists(st.tuples(_LINE_PIECES, st.sampled_from(["\n", "\r\n", "\r\r\n", ""])), max_size=12)
+)
+# The mark split by a fold, then a line the "=" carries on to.
+@example([("X;E=QUOTED-PRI", "\r\n"), (" NTABLE=", "\r\n"), ("END:VCARD", "\r\n")])
+def test_logical_lines_agree_with_vobject(lines: list[tuple[str, str]]) -> None:
+    text = "".join(piece + end for piece, end in lines)
+    ours = list(davspeed.logical_lines(io.StringIO(text), True))
+    assert ours == list(davspeed.vobject_logical_lines(io.StringIO(text), True))
+    plain = list(davspeed.logical_lines(io.StringIO(text), False))
+    assert plain == list(davspeed.vobject_logical_lines(io.StringIO(text), False))
+
+
+def test_logical_lines_of_a_large_photo() -> None:
+    """A 5 MB photo folded into 67,568 lines comes out as one logical line
+    with vobject's numbering.  (vobject's own joining takes ~11 s on it;
+    the speed is measured by ``benchmarks/dav_sync.py --big-photos``.)"""
+    photo = "A" * 5_000_000
+    folded = "PHOTO;ENCODING=b:" + "\r\n ".join(photo[i : i + 74] for i in range(0, len(photo), 74))
+    text = f"BEGIN:VCARD\r\nUID:x\r\n{folded}\r\nEND:VCARD\r\n"
+    lines = list(davspeed.logical_lines(io.StringIO(text), True))
+    assert [number for _, number in lines] == [0, 2, 3, 3 + 67568]
+    assert lines[2][0] == "PHOTO;ENCODING=b:" + photo

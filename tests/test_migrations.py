@@ -8,8 +8,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.orm import Session
 
 from kmdav import migrate
+from kmdav.dav import service
 from kmdav.db import make_engine
 from kmdav.models import Base
 from tests.databases import throwaway_database
@@ -58,3 +60,50 @@ def test_sqlite_connection_settings(tmp_path: Path) -> None:
         "busy_timeout": 30000,
         "synchronous": 2,
     }
+
+
+def test_item_bodies_move_last_and_nothing_is_lost(tmp_path: Path) -> None:
+    """0013 on SQLite: the body becomes the last column of ``dav_items``
+    (columns after a long body are read through its overflow pages), every
+    row keeps its body, and the contacts projected from the items survive
+    (rebuilding the table would have cascaded to them)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    photo = "PHOTO;ENCODING=b;TYPE=JPEG:" + "\r\n ".join(["QUJD" * 18] * 3000)
+    cards = [
+        f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u{i}\r\nFN:Card {i}\r\n{extra}END:VCARD\r\n"
+        for i, extra in enumerate(["", photo + "\r\n"])
+    ]
+    try:
+        migrate.upgrade(engine, "0012")
+        with Session(engine) as session, session.begin():
+            book, _, _ = service.create_collection(
+                session, "u/book", owner_id=None, props={"tag": "VADDRESSBOOK"}
+            )
+            for index, text_ in enumerate(cards):
+                obj = service.DavObject(text_, f"u{index}", "VCARD", 0, 0)
+                service.store_item(session, book, f"{index}.vcf", obj)
+        before = _query(engine, _ITEM_ROWS)
+        contacts = _query(engine, "SELECT item_id, formatted_name FROM contacts ORDER BY id")
+        migrate.upgrade(engine)
+        columns = [row[1] for row in _query(engine, "PRAGMA table_info(dav_items)")]
+        assert columns[-1] == "body"
+        assert columns.count("body") == 1
+        assert _query(engine, _ITEM_ROWS) == before
+        assert [row[-1] for row in before] == cards
+        assert _query(engine, "SELECT item_id, formatted_name FROM contacts ORDER BY id") == (
+            contacts
+        )
+        assert [name for _, name in contacts] == ["Card 0", "Card 1"]
+    finally:
+        engine.dispose()
+
+
+_ITEM_ROWS = (
+    "SELECT id, collection_id, href, uid, etag, component, dtstart, dtend, revision,"
+    " modified_at, time_ranges, body FROM dav_items ORDER BY id"
+)
+
+
+def _query(engine: Engine, sql: str) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.exec_driver_sql(sql)]

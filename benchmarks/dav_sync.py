@@ -952,35 +952,50 @@ class Progress:
 # -- running targets -----------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def running(
+    name: str,
+    workdir: Path,
+    *,
+    pg_url: str | None,
+    preload: int = 0,
+    photos: bool = False,
+    workers: int | None = None,
+    quiet: bool = True,
+) -> Iterator[Server]:
+    """Start target ``name`` in ``workdir``; stop it (and drop its throwaway
+    PostgreSQL database, after the server) when the block ends."""
+    server = Server(name=name, kind="radicale" if name == "radicale" else "kmdav", workdir=workdir)
+    with contextlib.ExitStack() as stack:
+        stack.callback(server.stop)
+        if name == "radicale":
+            start_radicale(server, preload=preload, photos=photos, quiet=quiet)
+        elif name == "kmdav-sqlite":
+            start_kmdav(server, database_url=None, workers=workers, quiet=quiet)
+        else:
+            assert pg_url is not None
+            database_url = stack.enter_context(throwaway_postgres(pg_url))
+            # Registered after the database: the server stops before the DROP.
+            stack.callback(server.stop)
+            start_kmdav(server, database_url=database_url, workers=workers, quiet=quiet)
+        yield server
+
+
 def bench_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"target": name, "load_before": os.getloadavg()[0]}
     workdir = Path(tempfile.mkdtemp(prefix=f"kmdav-bench-{name}-"))
-    server = Server(name=name, kind="radicale" if name == "radicale" else "kmdav", workdir=workdir)
     print(f"[{name}] starting (workdir {workdir})", file=sys.stderr, flush=True)
+    server: Server | None = None
     try:
-        with contextlib.ExitStack() as stack:
-            stack.callback(server.stop)
-            if name == "radicale":
-                start_radicale(
-                    server,
-                    preload=args.n - args.timed_puts,
-                    photos=args.photos,
-                    quiet=args.quiet_servers,
-                )
-            elif name == "kmdav-sqlite":
-                start_kmdav(
-                    server, database_url=None, workers=args.kmdav_workers, quiet=args.quiet_servers
-                )
-            else:
-                database_url = stack.enter_context(throwaway_postgres(args.pg_url))
-                # Registered after the database: the server stops before the DROP.
-                stack.callback(server.stop)
-                start_kmdav(
-                    server,
-                    database_url=database_url,
-                    workers=args.kmdav_workers,
-                    quiet=args.quiet_servers,
-                )
+        with running(
+            name,
+            workdir,
+            pg_url=args.pg_url,
+            preload=args.n - args.timed_puts,
+            photos=args.photos,
+            workers=args.kmdav_workers,
+            quiet=args.quiet_servers,
+        ) as server:
             result["version"] = server.version
             result["base_url"] = server.base_url
             result["addressbook"] = server.addressbook
@@ -988,9 +1003,10 @@ def bench_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
     except BenchError as exc:
         result["error"] = str(exc)
     except httpx.HTTPError as exc:
+        tail = f"\n{server.log_tail()}" if server is not None else ""
         result["error"] = (
             f"{name}: {exc.__class__.__name__} on {describe_request(exc)}: {exc} "
-            f"(did the server die or hang?)\n{server.log_tail()}"
+            f"(did the server die or hang?){tail}"
         )
     finally:
         if "error" in result:
@@ -1108,18 +1124,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--n", type=int, default=1000, help="number of vCards (default 1000)")
     parser.add_argument("--quick", action="store_true", help="N=200 and a 2 s poll phase")
-    parser.add_argument(
-        "--targets",
-        default=None,
-        help="comma-separated, from radicale,kmdav-sqlite,kmdav-pg (default: radicale and "
-        "kmdav-sqlite, plus kmdav-pg when a PostgreSQL URL is given)",
-    )
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get(PG_URL_ENV),
-        help=f"PostgreSQL base URL for kmdav-pg; a throwaway database is created next to it "
-        f"and dropped afterwards (default: ${PG_URL_ENV})",
-    )
+    add_target_options(parser)
     parser.add_argument("--photos", action="store_true", help="give a few cards a ~100 KB PHOTO")
     parser.add_argument(
         "--poll-seconds", type=float, default=5.0, help="duration of the poll phase (default 5)"
@@ -1173,6 +1178,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.reps = max(1, min(args.reps, 1000))
     args.get_reps = max(1, min(args.get_reps, 10_000))
     args.poll_seconds = max(0.5, min(args.poll_seconds, POLL_SECONDS_MAX))
+    args.targets = chosen_targets(parser, args)
+    return args
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--targets",
+        default=None,
+        help="comma-separated, from radicale,kmdav-sqlite,kmdav-pg (default: radicale and "
+        "kmdav-sqlite, plus kmdav-pg when a PostgreSQL URL is given)",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(PG_URL_ENV),
+        help=f"PostgreSQL base URL for kmdav-pg; a throwaway database is created next to it "
+        f"and dropped afterwards (default: ${PG_URL_ENV})",
+    )
+
+
+def chosen_targets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The targets of ``--targets`` (see ``add_target_options``), checked."""
     if args.targets is None:
         chosen = ["radicale", "kmdav-sqlite"] + (["kmdav-pg"] if args.pg_url else [])
     else:
@@ -1182,24 +1208,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown target(s) {unknown}: choose from {','.join(ALL_TARGETS)}")
     if "kmdav-pg" in chosen and not args.pg_url:
         parser.error(f"kmdav-pg needs --pg-url or ${PG_URL_ENV}")
-    args.targets = list(dict.fromkeys(chosen))
-    return args
+    return list(dict.fromkeys(chosen))
 
 
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def bench_all(
+    names: list[str],
+    bench: Callable[[str], dict[str, Any]],
+    report: Callable[[list[dict[str, Any]]], None],
+) -> int:
+    """``bench`` each target in turn and ``report`` the results; the exit
+    status: 0, 1 when a target failed, 130 when interrupted (Ctrl-C or
+    SIGTERM, after the running target's servers were stopped)."""
     signal.signal(signal.SIGTERM, _terminate)
     results: list[dict[str, Any]] = []
     try:
-        for name in args.targets:
-            results.append(bench_target(name, args))
+        for name in names:
+            results.append(bench(name))
     except KeyboardInterrupt:
         print("interrupted: servers stopped", file=sys.stderr)
         return 130
+    report(results)
+    return 1 if any("error" in result for result in results) else 0
+
+
+def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(render(results, args))
     if args.json:
         payload = {
@@ -1218,7 +1254,15 @@ def main(argv: list[str] | None = None) -> int:
             "results": results,
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    return 1 if any("error" in result for result in results) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return bench_all(
+        args.targets,
+        lambda name: bench_target(name, args),
+        lambda results: report(results, args),
+    )
 
 
 if __name__ == "__main__":

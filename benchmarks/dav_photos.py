@@ -44,6 +44,7 @@ from dav_sync import (
     bench_all,
     card_uid,
     chosen_targets,
+    cpu_check,
     describe_request,
     expect_status,
     fmt,
@@ -210,7 +211,8 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"Large photos: {args.cards} cards, then each with a ~{args.photo_bytes / 1e6:g} MB "
         f"PHOTO; PROPFIND Depth 1 for getetag + getcontenttype, {PROPFIND_REPS} times each",
-        f"load average (1 min) at the start: {os.getloadavg()[0]:.2f}",
+        f"load average (1 min) at the start: {os.getloadavg()[0]:.2f}; CPU check "
+        f"(a 10-million-step Python loop, as in dav_sync.py): {cpu_check():.2f} s",
         *[f"  {r['target']}: {r['version']}" for r in results if r.get("version")],
         "",
         line(header),

@@ -952,6 +952,18 @@ class Progress:
 # -- running targets -----------------------------------------------------------------
 
 
+def cpu_check(steps: int = 10_000_000) -> float:
+    """Seconds this process takes for an empty loop of ``steps`` inside a
+    function: the machine's speed at that moment, printed with the table so
+    that runs on different machines can be compared (the machines this
+    project ran on differed by up to 4x in single-core speed, and every
+    figure of the table moved with it)."""
+    started = time.perf_counter()
+    for _ in range(steps):
+        pass
+    return time.perf_counter() - started
+
+
 @contextlib.contextmanager
 def running(
     name: str,
@@ -982,7 +994,11 @@ def running(
 
 
 def bench_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    result: dict[str, Any] = {"target": name, "load_before": os.getloadavg()[0]}
+    result: dict[str, Any] = {
+        "target": name,
+        "load_before": os.getloadavg()[0],
+        "cpu_check_s": cpu_check(),
+    }
     workdir = Path(tempfile.mkdtemp(prefix=f"kmdav-bench-{name}-"))
     print(f"[{name}] starting (workdir {workdir})", file=sys.stderr, flush=True)
     server: Server | None = None
@@ -1094,6 +1110,8 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         + (str(args.kmdav_workers) if args.kmdav_workers else "kmdav's default"),
         "load average (1 min) when each target started: "
         + ", ".join(f"{r['target']} {r['load_before']:.2f}" for r in results)
+        + "; CPU check (a 10-million-step Python loop, s): "
+        + ", ".join(f"{r['target']} {r['cpu_check_s']:.2f}" for r in results)
         + "; figures from a busy machine are noisy",
     ]
     for result in results:

@@ -23,8 +23,13 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from kmdav.errors import ConfigError
+
 TxMode = Literal["read", "write"]
 
+#: ``RETURNING`` (every DAV write) and ``ALTER TABLE ... DROP COLUMN``
+#: (migration 0013) arrived in SQLite 3.35 (2021).
+SQLITE_MIN_VERSION = (3, 35, 0)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 SQLITE_CACHE_KIB = 8 * 1024
@@ -44,7 +49,22 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     )
 
 
+def check_sqlite_version() -> None:
+    """Refuse an SQLite library too old for kmdav's statements, with a
+    message that says which one Python has, instead of a syntax error on
+    the first write."""
+    version = sqlite3.sqlite_version_info
+    if version < SQLITE_MIN_VERSION:
+        wanted = ".".join(map(str, SQLITE_MIN_VERSION))
+        found = ".".join(map(str, version))
+        raise ConfigError(
+            f"kmdav needs SQLite {wanted} or newer; this Python uses SQLite {found}. "
+            "Use a Python built with a newer SQLite, or PostgreSQL (KMDAV_DATABASE_URL)."
+        )
+
+
 def _make_sqlite_engine(url: str, *, echo: bool) -> Engine:
+    check_sqlite_version()
     engine = create_engine(
         url,
         echo=echo,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 from kmdav import migrate
 from kmdav.dav import service
 from kmdav.db import make_engine
+from kmdav.errors import ConfigError
 from kmdav.models import Base
 from tests.databases import throwaway_database
 
@@ -107,3 +110,17 @@ _ITEM_ROWS = (
 def _query(engine: Engine, sql: str) -> list[tuple[object, ...]]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.exec_driver_sql(sql)]
+
+
+def test_too_old_sqlite_is_refused_with_both_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RETURNING and DROP COLUMN need SQLite 3.35: an older library gets a
+    message naming both versions before anything is opened or written."""
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    path = tmp_path / "old.sqlite3"
+    with pytest.raises(ConfigError, match=r"SQLite 3\.35\.0 or newer; .* uses SQLite 3\.34\.1"):
+        make_engine(f"sqlite:///{path}")
+    assert not path.exists()
+    monkeypatch.undo()
+    make_engine(f"sqlite:///{path}").dispose()

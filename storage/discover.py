@@ -10,7 +10,7 @@ from radicale import pathutils
 from sqlalchemy.orm import Session
 
 from kmdav.dav import access, repository
-from kmdav.dav.context import state
+from kmdav.dav.context import HEADS_MEMO, state
 
 from .rows import CollectionRow
 
@@ -65,16 +65,33 @@ class StorageDiscoverMixin:
             return self.make_collection("", None, False)
         if path.count("/") > 1:
             return None  # collections live at most at <home>/<name>
-        row = repository.collection_head(session, path)
+        row = self._head(session, path)
         if row is not None:
             return self.make_collection(path, CollectionRow.of_head(row), False)
         alias = self._alias(session, path)
         if alias is None:
             return None
-        real = repository.collection_head(session, alias.real_path)
+        real = self._head(session, alias.real_path)
         if real is None:
             return None
         return self.make_collection(path, CollectionRow.of_head(real), True)
+
+    def _head(self, session: Session, path: str) -> tuple[Any, ...] | None:
+        """``repository.collection_head``; in a request's read snapshot, the
+        first look-up also fetches the other collections the request's path
+        names (``state.request_collections``) in the same query and the
+        snapshot remembers them: Radicale looks up the principal and then
+        the collection of a GET, a poll or a listing, two round trips to
+        PostgreSQL otherwise.  A snapshot does not change, so what it
+        remembers stays true; write transactions look up afresh."""
+        memo: dict[str, tuple[Any, ...] | None] | None = session.info.get(HEADS_MEMO)
+        if memo is None:
+            return repository.collection_head(session, path)
+        if path not in memo:
+            wanted = {path, *state.request_collections}
+            found = repository.collection_heads(session, wanted)
+            memo.update((each, found.get(each)) for each in wanted)
+        return memo[path]
 
     def real_collection_path(self, path: str) -> str:
         with self.session() as session:

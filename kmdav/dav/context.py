@@ -48,6 +48,10 @@ class RequestState(threading.local):
         self.in_request = False
         #: The HTTP method of the DAV request (rights differ for MKCALENDAR).
         self.method: str = ""
+        #: The collection paths the request's path names: its first segment
+        #: (the principal) and its first two (a collection), e.g. ``admin``
+        #: and ``admin/contacts`` for ``/admin/contacts/x.vcf``.
+        self.request_collections: tuple[str, ...] = ()
         #: The logged-in DAV user (set by the rights plugin; for timelines).
         self.user: str = ""
         #: The transaction opened by ``acquire_lock``.
@@ -68,6 +72,10 @@ class RequestState(threading.local):
         #: Per-request caches (aliases by home, rights by path, ...).
         self.cache: dict[Any, Any] = {}
 
+    def set_request_path(self, path: str) -> None:
+        parts = [part for part in path.split("/") if part][:2]
+        self.request_collections = tuple("/".join(parts[:n]) for n in range(1, len(parts) + 1))
+
     def received_uid(self) -> str | None:
         """The UID of the PUT body when it is one vCard or VCALENDAR
         (``kmdav.dav.bodies.single_object_uid``), scanned once per request."""
@@ -80,6 +88,10 @@ class RequestState(threading.local):
 
 
 state = RequestState()
+
+#: ``Session.info`` key of the collection heads a request's read snapshot
+#: has looked up (``storage.discover``); write transactions have none.
+HEADS_MEMO = "kmdav.heads"
 
 
 @contextmanager
@@ -106,6 +118,7 @@ def request_read_session(database: Database) -> Session:
     """
     if state.read_session is None:
         session = database.sessions()
+        session.info[HEADS_MEMO] = {}
         if session.get_bind().dialect.name == "sqlite":
             session.connection(execution_options={"kmdav_tx": "read"})
         else:

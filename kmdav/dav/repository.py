@@ -64,6 +64,18 @@ def collection_head(session: Session, path: str) -> tuple[Any, ...] | None:
     return _COLLECTION_AT_FAST.first(session.connection(), {"path": path})
 
 
+_COLLECTIONS_AT = PreparedIn(
+    lambda paths: select(*_COLLECTION_COLUMNS).where(DavCollection.path.in_(paths))
+)
+
+
+def collection_heads(session: Session, paths: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+    """``collection_head`` of several paths in one query, by path (paths
+    with no collection are left out)."""
+    rows = _COLLECTIONS_AT.rows(session.connection(), {}, list(paths))
+    return {row[1]: tuple(row) for row in rows}
+
+
 def collection_by_id(session: Session, collection_id: int) -> DavCollection | None:
     """By primary key: free when the request already loaded it."""
     return session.get(DavCollection, collection_id)

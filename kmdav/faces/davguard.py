@@ -165,6 +165,7 @@ class DavGuard:
             raise EarlyAnswer(
                 "400 Bad Request", "the path contains '.', '..', '\\' or NUL segments"
             )
+        state.set_request_path(path)
         method = environ.get("REQUEST_METHOD", "").upper()
         if method in {"GET", "HEAD"} and (path in {"", "/"} or path.startswith("/.web")):
             # Radicale's own web pages stay off: people land on kmdav's front page.

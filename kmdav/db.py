@@ -31,6 +31,16 @@ TxMode = Literal["read", "write"]
 #: (migration 0013) arrived in SQLite 3.35 (2021).
 SQLITE_MIN_VERSION = (3, 35, 0)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: SQLite: hand out the connection returned last.  A request uses one
+#: connection at a time (the read snapshot is closed before the write
+#: opens), so requests one after another keep using one connection, its
+#: page cache and its memory map.  In first-in-first-out order each checkout
+#: got the connection idle longest, whose page cache the writes since had
+#: made stale and whose map had to fault the changed pages in again: a card
+#: PUT over HTTP took 2.5 ms of server CPU (0.6 ms of it in the kernel)
+#: instead of 2.2 ms (0.4 ms), 297 against 327 PUT/s.  (On PostgreSQL the
+#: order made no difference measurable here.)
+POOL_LIFO = True
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 SQLITE_CACHE_KIB = 8 * 1024
 
@@ -69,6 +79,7 @@ def _make_sqlite_engine(url: str, *, echo: bool) -> Engine:
         url,
         echo=echo,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_use_lifo=POOL_LIFO,
         pool_size=20,
         max_overflow=30,
     )

@@ -124,3 +124,19 @@ def test_too_old_sqlite_is_refused_with_both_versions(
     assert not path.exists()
     monkeypatch.undo()
     make_engine(f"sqlite:///{path}").dispose()
+
+
+def test_sqlite_pool_hands_out_the_connection_returned_last(tmp_path: Path) -> None:
+    """Requests one after another reuse one connection and its page cache."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.sqlite3'}")
+    try:
+        first, second = engine.connect(), engine.connect()
+        first_raw = first.connection.driver_connection
+        second_raw = second.connection.driver_connection
+        first.close()
+        second.close()
+        with engine.connect() as again:
+            assert again.connection.driver_connection is second_raw
+        assert first_raw is not second_raw
+    finally:
+        engine.dispose()

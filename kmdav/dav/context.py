@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from kmdav.db import Database
 
 
+#: Requests whose collection Radicale looks up under the write lock, in the
+#: write transaction (which looks up afresh): their read snapshot needs only
+#: the principal of the path, not its collection as well.
+WRITING_METHODS = frozenset({"PUT", "DELETE", "MOVE", "COPY", "PROPPATCH", "MKCOL", "MKCALENDAR"})
+
+
 class RequestState(threading.local):
     def __init__(self) -> None:
         self.read_session: Session | None = None
@@ -50,7 +56,8 @@ class RequestState(threading.local):
         self.method: str = ""
         #: The collection paths the request's path names: its first segment
         #: (the principal) and its first two (a collection), e.g. ``admin``
-        #: and ``admin/contacts`` for ``/admin/contacts/x.vcf``.
+        #: and ``admin/contacts`` for a GET of ``/admin/contacts/x.vcf``;
+        #: only the principal for ``WRITING_METHODS``.
         self.request_collections: tuple[str, ...] = ()
         #: The logged-in DAV user (set by the rights plugin; for timelines).
         self.user: str = ""
@@ -72,8 +79,10 @@ class RequestState(threading.local):
         #: Per-request caches (aliases by home, rights by path, ...).
         self.cache: dict[Any, Any] = {}
 
-    def set_request_path(self, path: str) -> None:
+    def set_request_path(self, path: str, method: str) -> None:
         parts = [part for part in path.split("/") if part][:2]
+        if method in WRITING_METHODS:
+            parts = parts[:1]
         self.request_collections = tuple("/".join(parts[:n]) for n in range(1, len(parts) + 1))
 
     def received_uid(self) -> str | None:

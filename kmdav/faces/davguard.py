@@ -165,8 +165,8 @@ class DavGuard:
             raise EarlyAnswer(
                 "400 Bad Request", "the path contains '.', '..', '\\' or NUL segments"
             )
-        state.set_request_path(path)
         method = environ.get("REQUEST_METHOD", "").upper()
+        state.set_request_path(path, method)
         if method in {"GET", "HEAD"} and (path in {"", "/"} or path.startswith("/.web")):
             # Radicale's own web pages stay off: people land on kmdav's front page.
             raise EarlyAnswer("302 Found", "kmdav's pages are at /", [("Location", "/")])

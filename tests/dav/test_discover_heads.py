@@ -51,7 +51,7 @@ def test_principal_and_collection_in_one_query(
     kmdav_storage: Any, request_state: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user, book = _book(kmdav_storage)
-    state.set_request_path(f"/{book}/card.vcf")
+    state.set_request_path(f"/{book}/card.vcf", "GET")
     calls = _counted(monkeypatch)
     with kmdav_storage.acquire_lock("r", user):
         principal = next(iter(kmdav_storage.discover(f"/{user}/", depth="1")))
@@ -68,7 +68,7 @@ def test_a_write_in_the_same_request_sees_the_newest_collection(
     kmdav_storage: Any, request_state: None
 ) -> None:
     user, book = _book(kmdav_storage)
-    state.set_request_path(f"/{book}/")
+    state.set_request_path(f"/{book}/", "PROPFIND")
     with kmdav_storage.acquire_lock("r", user):
         before = next(iter(kmdav_storage.discover(f"/{book}/"))).get_meta("D:displayname")
     # Another client renames the book after this request's snapshot read it.
@@ -82,17 +82,21 @@ def test_a_write_in_the_same_request_sees_the_newest_collection(
 
 
 @pytest.mark.parametrize(
-    ("path", "named"),
+    ("path", "method", "named"),
     [
-        ("/", ()),
-        ("/alice/", ("alice",)),
-        ("/alice/book/", ("alice", "alice/book")),
-        ("/alice/book/x.vcf", ("alice", "alice/book")),
-        ("alice//book///x", ("alice", "alice/book")),
+        ("/", "PROPFIND", ()),
+        ("/alice/", "PROPFIND", ("alice",)),
+        ("/alice/book/", "REPORT", ("alice", "alice/book")),
+        ("/alice/book/x.vcf", "GET", ("alice", "alice/book")),
+        ("alice//book///x", "GET", ("alice", "alice/book")),
+        # Looked up in the write transaction: the snapshot needs the principal only.
+        ("/alice/book/x.vcf", "PUT", ("alice",)),
+        ("/alice/book/x.vcf", "DELETE", ("alice",)),
+        ("/alice/book/", "PROPPATCH", ("alice",)),
     ],
 )
 def test_request_path_names_principal_and_collection(
-    request_state: None, path: str, named: tuple[str, ...]
+    request_state: None, path: str, method: str, named: tuple[str, ...]
 ) -> None:
-    state.set_request_path(path)
+    state.set_request_path(path, method)
     assert state.request_collections == named
